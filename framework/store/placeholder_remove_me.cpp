@@ -1,0 +1,2 @@
+// Removed when the store lands.
+namespace merx { void store_placeholder() {} }
