@@ -10,7 +10,7 @@ const std::vector<AdapterInfo>& dataset_adapters() {
     std::vector<AdapterInfo> a = {
         {"casme", "CASME", "required", "sub{SS}/{clip}/{clip}-{N}.jpg + the CASME coding sheet (.xlsx)"},
         {"casme2", "CASME II", "required", "sub{SS}/{clip}/img{N}.jpg + CASME2-coding-*.xlsx"},
-        {"casme2_macro", "CAS(ME)^2 (micro part)", "required", "configurable path template + the CAS(ME)^2 sheet (layout unverified)"},
+        {"casme_squared", "CAS(ME)^2 (micro part)", "required", "configurable path template + the CAS(ME)^2 sheet (layout unverified)"},
         {"casme3a", "CAS(ME)^3 part A", "required", "{Subject}/{letter}/color/{N}.jpg + cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"},
         {"casme3c", "CAS(ME)^3 part C", "required", "part C frames + its label sheet"},
         {"samm", "SAMM", "required", "{SSS}/{clip}/{SSS}_{N}.jpg + the SAMM coding sheet (.xlsx, preamble rows)"},
