@@ -1,2 +1,0 @@
-// Removed when the store lands.
-namespace merx { void store_placeholder() {} }
