@@ -4,9 +4,12 @@ namespace merx {
 
 const char* to_string(PluginKind k) {
   switch (k) {
-    case PluginKind::Backbone: return "backbone";
-    case PluginKind::Regularizer: return "regularizer";
-    case PluginKind::Augmenter: return "augmenter";
+    case PluginKind::Backbone:
+      return "backbone";
+    case PluginKind::Regularizer:
+      return "regularizer";
+    case PluginKind::Augmenter:
+      return "augmenter";
   }
   return "?";
 }
