@@ -1,4 +1,4 @@
-#include "merx/spec/suggest.h"
+#include "merx/suggest.h"
 
 #include <algorithm>
 #include <cctype>
