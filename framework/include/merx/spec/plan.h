@@ -1,0 +1,209 @@
+// From a spec to a plan: validation with exact JSON paths, sweep expansion, protocol folds, and the stable
+// identities that make reruns idempotent. docs/spec.md is the user-facing description; this header is the
+// contract for the CLI, the engine and the store.
+//
+// Vocabulary (methods.md §1):
+//   sweep point  one setting of everything a sweep may change: plugins + their parameters, recipe, training,
+//                labels (from `sweep.variants` x `sweep.grid` x `sweep.random`; one point without a sweep)
+//   fold         one train/test split of the protocol (lodo: a target dataset; hde: a pair; kfold_subject:
+//                k0..k{k-1}; loso: a global subject `dataset/subject`)
+//   cell         (sweep point, seed value, fold): the unit that is trained and stored
+//   group        (sweep point, seed value): all folds of one protocol run, the unit metrics are pooled over
+//
+// Identities (SHA-256 hex of a canonical JSON, merx/spec/spec.h canonical_json) — see docs/spec.md
+// "Identity" for the exact documents:
+//   cell identity  fold, seed value, plugins (name, version, EXPLICIT params), recipe (name, explicit
+//                  params), training (explicit, without threads_per_cell/device), labels (membership file by
+//                  its SHA-256), and the fold's datasets (name, adapter, options, annotation-file SHA-256).
+//                  Not in it: `name`, `description`, `output`, dataset roots, `plugin_paths`, thread counts,
+//                  device, variant names, key order, whitespace.
+//   group identity as the cell, with the protocol (name + explicit params) and all datasets instead of the
+//                  fold.
+//   point hash     the sweep-point part alone (plugins, recipe, training, labels).
+//   cell seed      merx::hash64(canonical {"fold": id, "seed": value}) — the same for every sweep point and
+//                  method, so paired comparisons share initialisation and batch order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "merx/errors.h"
+#include "merx/plugins/registry.h"
+#include "merx/spec/settings.h"
+#include "merx/spec/spec.h"
+
+namespace merx {
+
+/// The plugins make_plan validates against: a snapshot of a PluginRegistry (or a hand-made one in tests).
+struct PluginCatalog {
+  std::vector<PluginInfo> plugins;     // accepted plugins
+  std::vector<RefusedPlugin> refused;  // files found but refused, to explain "unknown plugin"
+
+  /// Copies plugins() and refused() out of a discovered registry.
+  static PluginCatalog from(const PluginRegistry& registry);
+  const PluginInfo* find(PluginKind kind, const std::string& name) const;  // nullptr when absent
+  std::vector<std::string> names(PluginKind kind) const;                   // sorted
+};
+
+/// A dataset of the spec, resolved. Paths are absolute (relative ones resolved against the spec folder).
+struct DatasetSpec {
+  std::string name;                   // unique within the spec: [A-Za-z0-9_.-]+
+  std::string adapter;                // a name of merx::dataset_adapters()
+  std::filesystem::path root;         // existing folder
+  std::filesystem::path annotations;  // existing readable file, or empty when none is given
+  std::string annotations_sha256;     // SHA-256 of the annotation file's bytes ("" when none)
+  json options = json::object();      // adapter options, as written (the dataset layer checks them)
+};
+
+/// One hde pair: train on `sources`, test on `target`.
+struct HdePair {
+  std::vector<std::string> sources;
+  std::string target;
+};
+
+/// The protocol, resolved.
+struct ProtocolSpec {
+  std::string name;                       // lodo | hde | loso | kfold_subject
+  json params = json::object();           // resolved (defaults filled; lodo targets = all datasets if unset)
+  json explicit_params = json::object();  // as written (k cast to int)
+  std::vector<std::string> targets;       // lodo: target datasets, in spec order
+  std::vector<HdePair> pairs;             // hde
+  int64_t k = 0;                          // kfold_subject
+};
+
+/// One train/test split.
+struct Fold {
+  std::string id;                  // lodo: target name; hde: "src1+src2->target" (sources sorted);
+                                   // kfold_subject: "k0".."k{k-1}"; loso: "dataset/subject"
+  std::vector<std::string> train;  // dataset names that provide training clips (spec order)
+  std::vector<std::string> test;   // dataset names that provide test clips
+  // kfold_subject: train and test both list every dataset; which subjects fall in fold i is decided by the
+  // dataset layer (deterministically from the sample list). loso: `test` is the subject's dataset, and the
+  // fold trains on every other subject of every dataset.
+  std::string subject;  // loso: the held-out global subject id; "" otherwise
+  json content;         // the fold's part of the identities
+};
+
+/// A plugin chosen by a sweep point.
+struct PluginRef {
+  PluginKind kind = PluginKind::Backbone;
+  std::string name, version;
+  std::filesystem::path file;             // the .so it comes from
+  json explicit_params = json::object();  // set in the spec / variant / grid / random draw, cast to type
+  json params = json::object();           // resolved: every declared parameter (what the plugin receives)
+};
+
+struct RecipeRef {
+  std::string name;
+  json explicit_params = json::object();
+  json params = json::object();    // resolved
+  std::array<int64_t, 3> shape{};  // [C, S, S] of the tensors it makes
+};
+
+/// The `labels` block, resolved.
+struct LabelSettings {
+  std::string name = "native";             // native | megc3 | custom
+  std::map<std::string, std::string> map;  // custom: native label -> class
+  std::filesystem::path membership;        // absolute; empty = every clip takes part
+  std::string membership_sha256;
+  std::string unmapped = "drop";     // drop | error: clips whose label the mapping lacks
+  std::vector<std::string> classes;  // megc3: fixed; custom: distinct map values, sorted; native: empty
+};
+
+struct SweepPoint {
+  size_t index = 0;
+  std::string variant;                // variant name; "" when the spec has no variants
+  json assignments = json::object();  // grid values of this point: {"<dotted path>": value}
+  json draws = json::object();        // random-search draws of this point: {"<dotted path>": value}
+  PluginRef backbone, regularizer, augmenter;
+  RecipeRef recipe;
+  TrainingSettings training;
+  json training_params = json::object();    // resolved training block
+  json training_explicit = json::object();  // explicit, cast, without threads_per_cell/device
+  LabelSettings labels;
+  json content;               // the point's part of the identities
+  std::string hash;           // SHA-256 of canonical(content)
+  std::string label() const;  // "variant `a`, backbone.params.features=32" (for messages)
+};
+
+struct Group {
+  std::string identity;
+  size_t point = 0;
+  int64_t seed = 0;
+};
+
+struct Cell {
+  std::string identity;  // SHA-256 hex
+  std::string group;     // group identity
+  size_t point = 0;      // index into Plan::points
+  std::string fold;      // Fold::id
+  int64_t seed = 0;      // seed value
+  uint64_t cell_seed = 0;
+};
+
+struct PlanSummary {
+  size_t cells = 0;
+  std::vector<std::pair<std::string, size_t>> cells_per_fold;  // in fold order
+  std::vector<size_t> cells_per_point;                         // by point index
+};
+
+/// Everything `merx plan` shows and `merx run` executes. Cells are ordered point, seed, fold, so each
+/// group's cells are contiguous.
+struct Plan {
+  std::string name;
+  std::string description;
+  std::filesystem::path spec_file, base_dir;
+  json spec;                   // the document as validated (after --set and ${VAR})
+  std::string spec_canonical;  // canonical_json(spec)
+  std::string spec_hash;       // SHA-256 of spec_canonical
+  std::vector<DatasetSpec> datasets;
+  ProtocolSpec protocol;
+  std::vector<int64_t> seeds;                       // seed values
+  std::filesystem::path output;                     // database file, absolute
+  std::vector<std::filesystem::path> plugin_paths;  // absolute, existing folders
+  std::vector<SweepPoint> points;
+  std::vector<Fold> folds;
+  std::vector<Group> groups;
+  std::vector<Cell> cells;
+  PlanSummary summary;
+  std::vector<Problem> warnings;  // doubtful but valid settings (e.g. step_size without schedule step)
+
+  const Fold* find_fold(const std::string& id) const;
+  const DatasetSpec* find_dataset(const std::string& name) const;
+};
+
+/// Returns the subjects (local ids such as "sub01") of one dataset; throws UserError when the dataset cannot
+/// be indexed. Provided by the dataset layer; needed for loso folds only.
+using SubjectProvider = std::function<std::vector<std::string>(const DatasetSpec& dataset)>;
+
+struct PlanOptions {
+  SubjectProvider subjects;  // required for protocol loso; unused otherwise
+};
+
+/// Validates `spec` against the framework's declarations and the plugins of `catalog`, expands the sweep,
+/// makes folds, groups and cells. Throws ValidationError listing EVERY problem, each at its exact JSON path
+/// (problems inside a sweep point are reported at the variant / grid key / random block that caused them).
+Plan make_plan(const SpecSource& spec, const PluginCatalog& catalog, const PlanOptions& options = {});
+/// Convenience: make_plan(spec, PluginCatalog::from(registry), options).
+Plan make_plan(const SpecSource& spec, const PluginRegistry& registry, const PlanOptions& options = {});
+
+/// The canonical JSON text whose SHA-256 is the cell's identity (for `merx plan --explain`, debugging).
+std::string cell_identity_document(const Plan& plan, const Cell& cell);
+/// Same for a group identity.
+std::string group_identity_document(const Plan& plan, const Group& group);
+
+/// The plan as JSON (`merx plan --format json`): name, spec_file, spec_hash, output, plugin_paths,
+/// protocol, datasets, seeds, points, folds, groups, cells (cell_seed as an unsigned 64-bit number),
+/// summary, warnings. docs/spec.md shows an excerpt.
+json plan_to_json(const Plan& plan);
+
+/// A few human lines: "3 folds x 4 sweep points x 2 seeds = 24 cells" and the per-fold / per-point counts.
+std::string plan_summary_text(const Plan& plan);
+
+}  // namespace merx

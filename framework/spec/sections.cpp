@@ -1,0 +1,523 @@
+// Validation of the parts of a spec that every sweep point shares: name, datasets, protocol, seeds,
+// output, plugin_paths and the shape of the sweep itself.
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "merx/datasets/adapters.h"
+#include "merx/hash.h"
+#include "merx/suggest.h"
+#include "spec/internal.h"
+
+namespace merx::spec_internal {
+
+const std::vector<std::string>& sweepable_fields() {
+  static const std::vector<std::string> f = {"backbone", "regularizer", "augmenter",
+                                             "recipe",   "training",    "labels"};
+  return f;
+}
+
+const std::vector<std::string>& spec_fields() {
+  static const std::vector<std::string> f = {
+      "name",        "description", "datasets", "labels", "recipe", "protocol", "backbone",
+      "regularizer", "augmenter",   "training", "seeds",  "sweep",  "output",   "plugin_paths"};
+  return f;
+}
+
+fs::path resolve_path(const fs::path& base_dir, const std::string& p) {
+  return (base_dir / fs::path(p)).lexically_normal();  // operator/ keeps an absolute right-hand side
+}
+
+namespace {
+
+bool is_sweepable(const std::string& k) {
+  const auto& f = sweepable_fields();
+  return std::find(f.begin(), f.end(), k) != f.end();
+}
+bool is_spec_field(const std::string& k) {
+  const auto& f = spec_fields();
+  return std::find(f.begin(), f.end(), k) != f.end();
+}
+
+bool valid_dataset_name(const std::string& n) {
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+  return !n.empty();
+}
+
+std::vector<std::string> adapter_names() {
+  std::vector<std::string> n;
+  for (const auto& a : dataset_adapters()) n.push_back(a.name);
+  return n;
+}
+
+// A list of dataset names (lodo targets, hde sources): strings naming listed datasets, each once.
+std::vector<std::string> dataset_refs(const json& v, const std::string& path,
+                                      const std::vector<std::string>& names, Findings& out) {
+  std::vector<std::string> refs;
+  if (!v.is_array()) {
+    add_value(out, path, type_message("a list of dataset names", v));
+    return refs;
+  }
+  if (v.empty()) add_value(out, path, "must list at least one dataset name");
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = path_index(path, i);
+    if (!v[i].is_string()) {
+      add_value(out, p, type_message("a dataset name", v[i]));
+      continue;
+    }
+    const std::string n = v[i].get<std::string>();
+    if (std::find(names.begin(), names.end(), n) == names.end()) {
+      add_value(out, p,
+                "`" + n + "` is not a dataset of this spec" + did_you_mean(n, names) +
+                    " (datasets: " + backquoted_list(names) + ")");
+      continue;
+    }
+    if (std::find(refs.begin(), refs.end(), n) != refs.end()) {
+      add_value(out, p, "`" + n + "` is listed twice");
+      continue;
+    }
+    refs.push_back(n);
+  }
+  return refs;
+}
+
+}  // namespace
+
+std::string check_name(const json& doc, Findings& out) {
+  return string_field(doc, "name", "", true, out).value_or("");
+}
+
+std::vector<DatasetSpec> check_datasets(const json& doc, const fs::path& base_dir, bool& ok, Findings& out) {
+  const size_t before = out.size();
+  std::vector<DatasetSpec> result;
+  auto it = doc.find("datasets");
+  if (it == doc.end()) {
+    add_value(out, "datasets",
+              "required field is missing (a list of {\"name\", \"adapter\", \"root\", ...})");
+    ok = false;
+    return result;
+  }
+  if (!it->is_array()) {
+    add_value(out, "datasets", type_message("a list of datasets", *it));
+    ok = false;
+    return result;
+  }
+  if (it->empty()) add_value(out, "datasets", "must list at least one dataset");
+
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& d = (*it)[i];
+    const std::string p = path_index("datasets", i);
+    if (!expect_object(d, p, out)) continue;
+    check_keys(d, p, {"name", "adapter", "root", "annotations", "options"}, "dataset field", out);
+    DatasetSpec ds;
+    bool good = true;
+
+    if (auto name = string_field(d, "name", p, true, out)) {
+      if (!valid_dataset_name(*name)) {
+        add_value(out, path_key(p, "name"), "`" + *name + "` may only use letters, digits, `_`, `.` and `-`");
+        good = false;
+      } else if (auto prev = seen.find(*name); prev != seen.end()) {
+        add_value(out, path_key(p, "name"),
+                  "duplicate dataset name `" + *name + "` (also " + path_index("datasets", prev->second) +
+                      ".name)");
+        good = false;
+      } else {
+        seen[*name] = i;
+      }
+      ds.name = *name;
+    } else {
+      good = false;
+    }
+
+    const AdapterInfo* adapter = nullptr;
+    if (auto a = string_field(d, "adapter", p, true, out)) {
+      adapter = find_adapter(*a);
+      if (!adapter) {
+        add_value(out, path_key(p, "adapter"),
+                  "unknown adapter `" + *a + "`" + did_you_mean(*a, adapter_names()) +
+                      " (adapters: " + backquoted_list(adapter_names()) + ")");
+        good = false;
+      }
+      ds.adapter = *a;
+    } else {
+      good = false;
+    }
+
+    if (auto root = string_field(d, "root", p, true, out)) {
+      ds.root = resolve_path(base_dir, *root);
+      std::error_code ec;
+      if (!fs::exists(ds.root, ec)) {
+        add_value(out, path_key(p, "root"), "folder not found: " + ds.root.string());
+        good = false;
+      } else if (!fs::is_directory(ds.root, ec)) {
+        add_value(out, path_key(p, "root"), "not a folder: " + ds.root.string());
+        good = false;
+      }
+    } else {
+      good = false;
+    }
+
+    const std::string ap = path_key(p, "annotations");
+    if (auto ann = string_field(d, "annotations", p, false, out)) {
+      ds.annotations = resolve_path(base_dir, *ann);
+      std::error_code ec;
+      if (adapter && adapter->annotations == "none") {
+        add_value(out, ap, "adapter `" + adapter->name + "` takes no annotations file");
+        good = false;
+      } else if (!fs::exists(ds.annotations, ec)) {
+        add_value(out, ap, "file not found: " + ds.annotations.string());
+        good = false;
+      } else if (!fs::is_regular_file(ds.annotations, ec)) {
+        add_value(out, ap, "not a regular file: " + ds.annotations.string());
+        good = false;
+      } else {
+        try {
+          ds.annotations_sha256 = sha256_file(ds.annotations);
+        } catch (const std::exception& e) {
+          add_value(out, ap, std::string("cannot be read: ") + e.what());
+          good = false;
+        }
+      }
+    } else if (d.contains("annotations")) {
+      good = false;  // string_field reported the type
+    } else if (adapter && adapter->annotations == "required") {
+      add_value(out, ap,
+                "adapter `" + adapter->name + "` needs an annotations file (" + adapter->description + ")");
+      good = false;
+    }
+
+    if (auto o = d.find("options"); o != d.end()) {
+      if (o->is_object())
+        ds.options = *o;
+      else {
+        add_value(out, path_key(p, "options"), type_message("an object of adapter options", *o));
+        good = false;
+      }
+    }
+    if (good) result.push_back(std::move(ds));
+  }
+  ok = out.size() == before;
+  return result;
+}
+
+std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<std::string>& names,
+                                           size_t dataset_count, Findings& out) {
+  std::vector<std::string> protocol_names;
+  for (const auto& p : protocol_catalog()) protocol_names.push_back(p.name);
+  auto it = doc.find("protocol");
+  if (it == doc.end()) {
+    add_value(
+        out, "protocol",
+        "required field is missing (an object {\"name\": one of " + backquoted_list(protocol_names) + "})");
+    return std::nullopt;
+  }
+  if (!expect_object(*it, "protocol", out)) return std::nullopt;
+  const size_t before = out.size();
+  check_keys(*it, "protocol", {"name", "params"}, "protocol field", out);
+  auto name = string_field(*it, "name", "protocol", true, out);
+  if (!name) return std::nullopt;
+  const ProtocolInfo* info = find_protocol(*name);
+  if (!info) {
+    add_value(out, "protocol.name",
+              "unknown protocol `" + *name + "`" + did_you_mean(*name, protocol_names) +
+                  " (protocols: " + backquoted_list(protocol_names) + ")");
+    return std::nullopt;
+  }
+  ProtocolSpec ps;
+  ps.name = *name;
+  if (dataset_count < info->min_datasets)
+    add_value(out, "protocol.name",
+              "`" + ps.name + "` needs at least " + std::to_string(info->min_datasets) +
+                  " datasets; the spec lists " + std::to_string(dataset_count));
+
+  json params = json::object();
+  if (auto pit = it->find("params"); pit != it->end()) {
+    if (!pit->is_object()) {
+      add_value(out, "protocol.params", type_message("an object", *pit));
+      return std::nullopt;
+    }
+    params = *pit;
+  }
+  const std::string owner = "protocol `" + ps.name + "`";
+  if (info->scalar_params.empty())
+    check_keys(params, "protocol.params", info->param_names, "parameter of " + owner, out);
+
+  if (ps.name == "lodo") {
+    if (auto t = params.find("targets"); t != params.end()) {
+      ps.targets = dataset_refs(*t, "protocol.params.targets", names, out);
+      ps.explicit_params["targets"] = *t;
+    } else {
+      ps.targets = names;
+    }
+    ps.params["targets"] = ps.targets;
+  } else if (ps.name == "hde") {
+    auto pairs = params.find("pairs");
+    const std::string pp = "protocol.params.pairs";
+    if (pairs == params.end()) {
+      add_value(out, pp, "required: a list of {\"sources\": [dataset names], \"target\": dataset name}");
+    } else if (!pairs->is_array() || pairs->empty()) {
+      add_value(out, pp,
+                pairs->is_array() ? "must list at least one pair" : type_message("a list of pairs", *pairs));
+    } else {
+      std::set<std::pair<std::vector<std::string>, std::string>> seen;
+      for (size_t i = 0; i < pairs->size(); ++i) {
+        const json& pr = (*pairs)[i];
+        const std::string p = path_index(pp, i);
+        if (!expect_object(pr, p, out)) continue;
+        check_keys(pr, p, {"sources", "target"}, "pair field", out);
+        HdePair h;
+        bool good = true;
+        if (auto s = pr.find("sources"); s != pr.end()) {
+          const size_t b = out.size();
+          h.sources = dataset_refs(*s, path_key(p, "sources"), names, out);
+          good = good && out.size() == b;
+        } else {
+          add_value(out, path_key(p, "sources"), "required field is missing (a list of dataset names)");
+          good = false;
+        }
+        if (auto t = string_field(pr, "target", p, true, out)) {
+          if (std::find(names.begin(), names.end(), *t) == names.end()) {
+            add_value(out, path_key(p, "target"),
+                      "`" + *t + "` is not a dataset of this spec" + did_you_mean(*t, names) +
+                          " (datasets: " + backquoted_list(names) + ")");
+            good = false;
+          } else if (std::find(h.sources.begin(), h.sources.end(), *t) != h.sources.end()) {
+            add_value(out, path_key(p, "target"), "`" + *t + "` is also a source of this pair");
+            good = false;
+          }
+          h.target = *t;
+        } else {
+          good = false;
+        }
+        if (!good) continue;
+        std::vector<std::string> sorted = h.sources;
+        std::sort(sorted.begin(), sorted.end());
+        if (!seen.insert({sorted, h.target}).second) {
+          add_value(out, p, "the same pair is listed twice");
+          continue;
+        }
+        ps.pairs.push_back(std::move(h));
+      }
+      ps.explicit_params["pairs"] = *pairs;
+    }
+    json jp = json::array();
+    for (const auto& h : ps.pairs) jp.push_back({{"sources", h.sources}, {"target", h.target}});
+    ps.params["pairs"] = jp;
+  } else if (!info->scalar_params.empty()) {
+    ps.params = check_params_into(info->scalar_params, params, "protocol.params", owner, out);
+    ps.explicit_params = cast_params(info->scalar_params, params);
+    if (ps.name == "kfold_subject") ps.k = ps.params.at("k").get<int64_t>();
+  }
+  if (out.size() != before) return std::nullopt;
+  return ps;
+}
+
+std::vector<int64_t> check_seeds(const json& doc, Findings& out) {
+  auto it = doc.find("seeds");
+  if (it == doc.end()) return {0};
+  const json& s = *it;
+  std::vector<int64_t> seeds;
+  if (s.is_number()) {
+    auto n = as_integer(s);
+    if (!n) {
+      add_value(out, "seeds", "a seed count must be a whole number, got " + describe(s));
+    } else if (*n < 1) {
+      add_value(out, "seeds", "the seed count must be at least 1, got " + std::to_string(*n));
+    } else if (*n > 100000) {
+      add_value(out, "seeds", "the seed count must be at most 100000, got " + std::to_string(*n));
+    } else {
+      for (int64_t i = 0; i < *n; ++i) seeds.push_back(i);
+    }
+    return seeds;
+  }
+  if (!s.is_array()) {
+    add_value(out, "seeds", type_message("a seed count or a list of seed values", s));
+    return seeds;
+  }
+  if (s.empty()) add_value(out, "seeds", "must list at least one seed value");
+  std::map<int64_t, size_t> seen;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const std::string p = path_index("seeds", i);
+    auto v = as_integer(s[i]);
+    if (!v) {
+      add_value(out, p, type_message("a whole number", s[i]));
+      continue;
+    }
+    if (*v < 0) {
+      add_value(out, p, "seed values must be >= 0, got " + std::to_string(*v));
+      continue;
+    }
+    if (auto prev = seen.find(*v); prev != seen.end()) {
+      add_value(out, p,
+                "seed value " + std::to_string(*v) + " is listed twice (also " +
+                    path_index("seeds", prev->second) + ")");
+      continue;
+    }
+    seen[*v] = i;
+    seeds.push_back(*v);
+  }
+  return seeds;
+}
+
+fs::path check_output(const json& doc, const fs::path& base_dir, Findings& out) {
+  if (!doc.contains("output")) return resolve_path(base_dir, "merx.sqlite");
+  if (auto o = string_field(doc, "output", "", false, out)) return resolve_path(base_dir, *o);
+  return {};
+}
+
+std::vector<fs::path> check_plugin_paths(const json& doc, const fs::path& base_dir, Findings& out) {
+  std::vector<fs::path> dirs;
+  auto it = doc.find("plugin_paths");
+  if (it == doc.end()) return dirs;
+  if (!it->is_array()) {
+    add_value(out, "plugin_paths", type_message("a list of folders", *it));
+    return dirs;
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const std::string p = path_index("plugin_paths", i);
+    const json& v = (*it)[i];
+    if (!v.is_string() || v.get<std::string>().empty()) {
+      add_value(out, p, type_message("a folder path", v));
+      continue;
+    }
+    const fs::path d = resolve_path(base_dir, v.get<std::string>());
+    std::error_code ec;
+    if (!fs::is_directory(d, ec))
+      add_value(out, p, "folder not found: " + d.string());
+    else
+      dirs.push_back(d);
+  }
+  return dirs;
+}
+
+namespace {
+
+// Why a top-level key cannot be a sweep target ("" when it can).
+std::string not_sweepable_reason(const std::string& root, const std::string& what) {
+  if (is_sweepable(root)) return "";
+  if (is_spec_field(root))
+    return "`" + root + "` cannot be changed by " + what + " (it is shared by every sweep point; " + what +
+           " may change " + backquoted_list(sweepable_fields()) + ")";
+  return "`" + root + "` is not a field" + did_you_mean(root, sweepable_fields()) + " (" + what +
+         " may change " + backquoted_list(sweepable_fields()) + ")";
+}
+
+}  // namespace
+
+SweepDef check_sweep(const json& doc, Findings& out) {
+  SweepDef sw;
+  auto it = doc.find("sweep");
+  if (it == doc.end()) return sw;
+  if (!expect_object(*it, "sweep", out)) return sw;
+  check_keys(*it, "sweep", {"grid", "variants", "random"}, "sweep field", out);
+
+  if (auto g = it->find("grid"); g != it->end()) {
+    if (expect_object(*g, "sweep.grid", out)) {
+      for (auto a = g->begin(); a != g->end(); ++a) {
+        const std::string gp = path_key("sweep.grid", a.key());
+        std::string error;
+        auto segs = parse_path(a.key(), error);
+        if (!segs) {
+          add_key(out, gp, "not a path into the spec: " + error);
+          continue;
+        }
+        if ((*segs)[0].is_index) {
+          add_key(out, gp, "a grid key starts with a field name, e.g. `training.lr`");
+          continue;
+        }
+        if (auto why = not_sweepable_reason((*segs)[0].key, "a sweep"); !why.empty()) {
+          add_key(out, gp, why);
+          continue;
+        }
+        if (!a->is_array() || a->empty()) {
+          add_value(out, gp,
+                    a->is_array() ? "must list at least one value" : type_message("a list of values", *a));
+          continue;
+        }
+        GridAxis axis{a.key(), format_path(*segs), *segs, a->get<std::vector<json>>()};
+        bool overlap = false;
+        for (const auto& other : sw.grid) {
+          if (path_within(axis.path, other.path) || path_within(other.path, axis.path)) {
+            add_key(out, gp,
+                    "overlaps " + path_key("sweep.grid", other.key) + " (one path inside the other)");
+            overlap = true;
+          }
+        }
+        if (!overlap) sw.grid.push_back(std::move(axis));
+      }
+    }
+  }
+
+  if (auto v = it->find("variants"); v != it->end()) {
+    sw.has_variants = true;
+    if (!v->is_array()) {
+      add_value(out, "sweep.variants", type_message("a list of variants", *v));
+    } else if (v->empty()) {
+      add_value(out, "sweep.variants", "must list at least one variant");
+    } else {
+      std::map<std::string, size_t> seen;
+      std::vector<std::string> allowed = sweepable_fields();
+      allowed.insert(allowed.begin(), "name");
+      for (size_t i = 0; i < v->size(); ++i) {
+        const std::string p = path_index("sweep.variants", i);
+        const json& var = (*v)[i];
+        if (!expect_object(var, p, out)) continue;
+        VariantDef def;
+        def.index = i;
+        def.patch = json::object();
+        auto name = string_field(var, "name", p, true, out);
+        if (name) {
+          if (auto prev = seen.find(*name); prev != seen.end()) {
+            add_value(out, path_key(p, "name"),
+                      "duplicate variant name `" + *name + "` (also " +
+                          path_index("sweep.variants", prev->second) + ".name)");
+            name.reset();  // expanded once only
+          } else {
+            seen[*name] = i;
+            def.name = *name;
+          }
+        }
+        for (auto k = var.begin(); k != var.end(); ++k) {
+          if (k.key() == "name") continue;
+          if (auto why = not_sweepable_reason(k.key(), "a variant"); !why.empty()) {
+            add_key(out, path_key(p, k.key()), why);
+            continue;
+          }
+          def.patch[k.key()] = k.value();
+        }
+        if (name) sw.variants.push_back(std::move(def));
+      }
+    }
+  }
+
+  if (auto r = it->find("random"); r != it->end()) {
+    if (expect_object(*r, "sweep.random", out)) {
+      check_keys(*r, "sweep.random", {"count", "seed"}, "field of sweep.random", out);
+      auto c = r->find("count");
+      if (c == r->end()) {
+        add_value(out, "sweep.random.count", "required field is missing (how many random draws)");
+      } else if (auto n = as_integer(*c); !n || *n < 1 || *n > 10000) {
+        add_value(out, "sweep.random.count",
+                  n ? "must be between 1 and 10000, got " + std::to_string(*n)
+                    : type_message("a whole number", *c));
+      } else {
+        sw.random_count = *n;
+      }
+      if (auto s = r->find("seed"); s != r->end()) {
+        auto n = as_integer(*s);
+        if (!n || *n < 0) {
+          add_value(out, "sweep.random.seed",
+                    n ? "must be >= 0, got " + std::to_string(*n) : type_message("a whole number", *s));
+          sw.random_count = 0;
+        } else {
+          sw.random_seed = *n;
+        }
+      }
+    }
+  }
+  return sw;
+}
+
+}  // namespace merx::spec_internal
