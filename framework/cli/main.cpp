@@ -1,2 +1,79 @@
+// merx — entry point. Parses `merx <noun> [<verb>] [args]`, sets up logging, runs the chosen command and
+// maps failures to exit codes: 0 ok, 1 runtime failure, 2 user error (bad spec, arguments or plugin).
 #include <cstdio>
-int main() { std::puts("merx"); return 0; }
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "merx/errors.h"
+
+namespace {
+
+void setup_logging(int verbose, bool quiet) {
+  auto logger = spdlog::stderr_color_mt("merx");
+  logger->set_pattern("merx: %^%l%$: %v");
+  logger->set_level(quiet ? spdlog::level::err : verbose >= 2 ? spdlog::level::trace
+                                             : verbose == 1   ? spdlog::level::debug
+                                                              : spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"merx: cross-dataset micro-expression recognition experiments (spec -> cells -> results)"};
+  app.name("merx");
+  app.require_subcommand(0, 1);
+  app.fallthrough();  // global flags may follow the noun: `merx plugins -v`
+
+  int verbose = 0;
+  bool quiet = false;
+  bool version = false;
+  app.add_flag("-v,--verbose", verbose, "More log output (repeat for trace)");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+  app.add_flag("--version", version, "Print version, git commit, LibTorch/OpenCV versions and CUDA availability");
+
+  merx::cli::Action action;
+  merx::cli::add_plugins_command(app, action);
+  merx::cli::add_validate_command(app, action);
+  merx::cli::add_plan_command(app, action);
+  merx::cli::add_datasets_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and usage hint
+    return 2;
+  }
+
+  setup_logging(verbose, quiet);
+  if (version) {
+    merx::cli::print_version();
+    return 0;
+  }
+  if (!action) {
+    std::cout << app.help();
+    return 0;
+  }
+  try {
+    return action();
+  } catch (const merx::ValidationError& e) {
+    for (const auto& p : e.problems()) spdlog::error("{}", p.format());
+    spdlog::error("{} problem{} found", e.problems().size(), e.problems().size() == 1 ? "" : "s");
+    return 2;
+  } catch (const merx::UserError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}

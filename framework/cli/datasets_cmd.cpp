@@ -1,0 +1,176 @@
+// `merx datasets list`: the adapters and what each needs.
+// `merx datasets check --adapter A --root DIR [--annotations FILE] [--labels native|megc3] [--membership
+// FILE]
+//                      [--mode strict|lenient] [--options JSON] [--name NAME]`: loads one dataset and prints
+// clips, subjects, per-class counts, corrections applied and problems. Strict failures exit 2 (main()).
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/table.h"
+#include "merx/datasets/adapters.h"
+#include "merx/datasets/load.h"
+#include "merx/errors.h"
+
+namespace merx::cli {
+namespace {
+
+std::string fps_text(double fps) {
+  if (fps <= 0) return "-";
+  const auto i = static_cast<int64_t>(fps);
+  return static_cast<double>(i) == fps ? std::to_string(i) : std::to_string(fps);
+}
+
+int run_list(bool as_json) {
+  if (as_json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& a : dataset_adapters()) {
+      nlohmann::json opts = nlohmann::json::array();
+      for (const auto& o : a.options)
+        opts.push_back({{"name", o.name}, {"type", o.type}, {"default", o.default_value}, {"doc", o.doc}});
+      out.push_back({{"name", a.name},
+                     {"corpus", a.corpus},
+                     {"annotations", a.annotations},
+                     {"annotation_names", a.annotation_names},
+                     {"frames", a.frames},
+                     {"layout_verified", a.layout_verified},
+                     {"fps", a.fps},
+                     {"grayscale", a.grayscale},
+                     {"codes_aus", a.codes_aus},
+                     {"codes_apex", a.codes_apex},
+                     {"description", a.description},
+                     {"options", opts}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  Table t({"ADAPTER", "CORPUS", "ANNOTATIONS", "FPS", "FRAMES", "LAYOUT", "EXPECTS"});
+  for (const auto& a : dataset_adapters())
+    t.add({a.name, a.corpus, a.annotations, fps_text(a.fps), a.frames,
+           a.layout_verified ? "verified" : "unverified", a.description});
+  t.print(std::cout);
+  std::cout << "\nOptions of every adapter (datasets[i].options in a spec, --options here):\n";
+  Table o({"OPTION", "TYPE", "DEFAULT", "MEANING"});
+  for (const auto& c : common_adapter_options()) o.add({c.name, c.type, c.default_value, c.doc});
+  o.print(std::cout, "  ");
+  for (const auto& a : dataset_adapters()) {
+    if (a.options.empty()) continue;
+    std::cout << "\nOptions of " << a.name << ":\n";
+    Table x({"OPTION", "TYPE", "DEFAULT", "MEANING"});
+    for (const auto& c : a.options) x.add({c.name, c.type, c.default_value, c.doc});
+    x.print(std::cout, "  ");
+  }
+  return 0;
+}
+
+struct CheckArgs {
+  std::string adapter, root, annotations, labels = "native", membership, mode = "strict", options, name;
+};
+
+int run_check(const CheckArgs& args) {
+  DatasetSource src;
+  src.name = args.name;
+  src.adapter = args.adapter;
+  src.root = args.root;
+  src.annotations = args.annotations;
+  if (!args.options.empty()) {
+    try {
+      src.options = nlohmann::json::parse(args.options);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw UserError(std::string("--options: not valid JSON: ") + e.what());
+    }
+  }
+  LoadOptions opts;
+  opts.mode = load_mode_from_string(args.mode);
+  if (args.labels != "native" && args.labels != "megc3")
+    throw UserError("--labels: '" + args.labels + "' is not native or megc3 (custom maps come from a spec)");
+  opts.labels.name = args.labels;
+  std::optional<Membership> membership;
+  if (!args.membership.empty()) {
+    membership = Membership::read(args.membership);
+    opts.membership = &*membership;
+  }
+  const LoadResult r = load_dataset(src, opts);
+
+  std::map<std::string, size_t> classes;
+  size_t apex_missing = 0, apex_estimated = 0, corrected = 0;
+  for (const auto& s : r.samples) {
+    ++classes[s.label.value_or("(none)")];
+    apex_missing += s.apex_missing;
+    apex_estimated += s.apex_estimated;
+    corrected += s.corrected;
+  }
+  std::cout << "dataset " << r.dataset << " (adapter " << r.adapter << ")\n";
+  if (!r.annotations_sha256.empty()) std::cout << "annotations sha256 " << r.annotations_sha256 << "\n";
+  Table t({"WHAT", "COUNT"});
+  t.add({"clips", std::to_string(r.samples.size())});
+  t.add({"subjects", std::to_string(r.subjects().size())});
+  for (const auto& [label, n] : classes) t.add({"class " + label, std::to_string(n)});
+  t.add({"clips corrected by errata", std::to_string(corrected)});
+  t.add({"errata entries applied (incl. notes)", std::to_string(r.corrections())});
+  t.add({"apex missing", std::to_string(apex_missing)});
+  t.add({"apex estimated (midpoint)", std::to_string(apex_estimated)});
+  t.add({"excluded by labels/membership", std::to_string(r.excluded.size())});
+  t.add({"dropped for problems (lenient)", std::to_string(r.dropped.size())});
+  if (membership) t.add({"listed but not found", std::to_string(r.missing_listed.size())});
+  std::cout << "\n";
+  t.print(std::cout);
+
+  bool any_correction = false;
+  for (const auto& s : r.samples)
+    for (const auto& c : s.corrections) {
+      if (!any_correction) std::cout << "\ncorrections:\n";
+      any_correction = true;
+      std::cout << "  " << s.key << " " << c.field << ": ";
+      if (c.kind == "note")
+        std::cout << "(note, unchanged '" << c.old_value << "')";
+      else
+        std::cout << "'" << c.old_value << "' -> '" << c.new_value << "'";
+      std::cout << " — " << c.reason << " [" << c.source << "]\n";
+    }
+  if (!r.dropped.empty()) {
+    std::cout << "\ndropped (lenient):\n";
+    for (const auto& d : r.dropped) std::cout << "  " << d.where << ": " << d.key << ": " << d.reason << "\n";
+  }
+  if (!r.missing_listed.empty()) {
+    std::cout << "\nlisted in " << args.membership << " but not found:\n";
+    for (const auto& m : r.missing_listed)
+      std::cout << "  line " << m.line << ": " << m.subject << "/" << m.clip << "\n";
+  }
+  if (!r.notes.empty()) {
+    std::cout << "\nnotes:\n";
+    for (const auto& n : r.notes) std::cout << "  " << n << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_datasets_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("datasets", "Dataset adapters: list them, check a corpus");
+  cmd->require_subcommand(1);
+
+  auto* list = cmd->add_subcommand("list", "List the dataset adapters with what each needs");
+  auto as_json = std::make_shared<bool>(false);
+  list->add_flag("--json", *as_json, "Machine-readable output (JSON array)");
+  list->callback([&action, as_json] { action = [=] { return run_list(*as_json); }; });
+
+  auto* check = cmd->add_subcommand("check", "Load one corpus, validate it and print what was found");
+  auto a = std::make_shared<CheckArgs>();
+  check->add_option("--adapter", a->adapter, "Adapter name (merx datasets list)")->required();
+  check->add_option("--root", a->root, "Corpus folder (see docs/datasets.md)")->required();
+  check->add_option("--annotations", a->annotations, "Annotation file (default: the adapter's usual name)");
+  check->add_option("--labels", a->labels, "Label mapping: native or megc3")->capture_default_str();
+  check->add_option("--membership", a->membership, "MEGC2019-style list dataset,subject,clip,label");
+  check->add_option("--mode", a->mode, "strict (stop, list every problem) or lenient (drop bad clips)")
+      ->capture_default_str();
+  check->add_option("--options", a->options, "Adapter options as JSON, e.g. '{\"frame_gaps\": 2}'");
+  check->add_option("--name", a->name, "Dataset name used in keys (default: the adapter name)");
+  check->callback([&action, a] { action = [=] { return run_check(*a); }; });
+}
+
+}  // namespace merx::cli

@@ -1,0 +1,40 @@
+// `merx plan SPEC [--format table|json] [--set path=value]...`: the cells of a spec with their identities.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/spec_common.h"
+#include "cli/table.h"
+#include "merx/errors.h"
+
+namespace merx::cli {
+namespace {
+
+int run(const SpecArgs& args, const std::string& format) {
+  if (format != "table" && format != "json") throw UserError("--format: '" + format + "' is not table or json");
+  const Plan plan = plan_from_args(args);
+  if (format == "json") {
+    std::cout << plan_to_json(plan).dump(2) << "\n";
+    return 0;
+  }
+  Table t({"CELL", "GROUP", "POINT", "SEED", "FOLD", "CELL SEED"});
+  for (const auto& c : plan.cells)
+    t.add({c.identity.substr(0, 16), c.group.substr(0, 12), std::to_string(c.point), std::to_string(c.seed), c.fold,
+           std::to_string(c.cell_seed)});
+  t.print(std::cout);
+  std::cout << "\n" << plan_summary_text(plan);
+  std::cout << "(identities shortened; --format json gives them in full)\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_plan_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("plan", "List the cells of a spec with their identity hashes");
+  auto args = std::make_shared<SpecArgs>();
+  auto format = std::make_shared<std::string>("table");
+  add_spec_args(cmd, *args);
+  cmd->add_option("--format", *format, "table (default) or json");
+  cmd->callback([&action, args, format] { action = [args, format] { return run(*args, *format); }; });
+}
+
+}  // namespace merx::cli

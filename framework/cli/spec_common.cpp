@@ -1,0 +1,23 @@
+#include "cli/spec_common.h"
+
+#include "merx/plugins/registry.h"
+#include "merx/spec/spec.h"
+
+namespace merx::cli {
+
+void add_spec_args(CLI::App* cmd, SpecArgs& args) {
+  cmd->add_option("SPEC", args.file, "Experiment spec (JSON); see docs/spec.md")->required();
+  cmd->add_option("--set", args.sets,
+                  "Override a field before validation: path=value, e.g. training.lr=0.001 or "
+                  "datasets[0].root=/data/casme2 (repeatable)");
+}
+
+Plan plan_from_args(const SpecArgs& args) {
+  const SpecSource spec = load_spec(args.file, args.sets);
+  DiscoveryOptions opts;
+  opts.extra_dirs = spec_plugin_dirs(spec);
+  const PluginRegistry registry = PluginRegistry::discover(opts);
+  return make_plan(spec, registry);
+}
+
+}  // namespace merx::cli

@@ -1,0 +1,185 @@
+// The merx executable as a user meets it: grammar, exit codes (0 ok, 1 runtime, 2 user error), formats.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "run.h"
+
+namespace fs = std::filesystem;
+using merx::test::run_merx;
+using merx::test::RunResult;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("merx-cli-" + std::to_string(::getpid())) / name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+}  // namespace
+
+TEST_CASE("--version names merx and the commit and LibTorch and OpenCV and CUDA availability") {
+  RunResult r = run_merx("--version");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("merx 0.1.0 (commit ") == 0);
+  CHECK(r.out.find("LibTorch 1.13") != std::string::npos);
+  CHECK(r.out.find("OpenCV 4.") != std::string::npos);
+  CHECK(r.out.find("CUDA not available") != std::string::npos);  // Debian's LibTorch is CPU-only
+  CHECK(r.out.find("plugin ABI 1.0") != std::string::npos);
+}
+
+TEST_CASE("no arguments prints the help with every noun and bad arguments exit 2") {
+  RunResult r = run_merx("");
+  CHECK(r.code == 0);
+  for (const char* noun : {"plugins", "validate", "plan"}) CHECK(r.out.find(noun) != std::string::npos);
+
+  CHECK(run_merx("frobnicate").code == 2);
+  CHECK(run_merx("plugins --no-such-flag").code == 2);
+  RunResult k = run_merx("plugins --kind widget");
+  CHECK(k.code == 2);
+  CHECK(k.err.find("widget") != std::string::npos);
+}
+
+TEST_CASE("plugins --json lists the real plugins with version and ABI and file and parameters") {
+  RunResult r = run_merx("plugins --json");
+  REQUIRE(r.code == 0);
+  auto a = nlohmann::json::parse(r.out);
+  REQUIRE(a.is_array());
+  bool linear = false, reg_none = false, aug_none = false;
+  for (const auto& p : a) {
+    CHECK(p.at("abi") == "1.0");
+    CHECK(fs::exists(p.at("file").get<std::string>()));
+    if (p["kind"] == "backbone" && p["name"] == "linear") {
+      linear = true;
+      CHECK(p["version"] == "1.0.0");
+      // declared parameters: channels 3, size 28, features 64 (see plugins/backbones/linear/linear.cpp)
+      std::map<std::string, nlohmann::json> defaults;
+      for (const auto& d : p["params"]) defaults[d["name"]] = d["default"];
+      CHECK(defaults.at("channels") == 3);
+      CHECK(defaults.at("size") == 28);
+      CHECK(defaults.at("features") == 64);
+    }
+    reg_none |= p["kind"] == "regularizer" && p["name"] == "none";
+    aug_none |= p["kind"] == "augmenter" && p["name"] == "none";
+  }
+  CHECK(linear);
+  CHECK(reg_none);
+  CHECK(aug_none);
+
+  RunResult b = run_merx("plugins --kind backbone --json");
+  REQUIRE(b.code == 0);
+  for (const auto& p : nlohmann::json::parse(b.out)) CHECK(p["kind"] == "backbone");
+}
+
+TEST_CASE("plugins (table) shows parameters with defaults and ranges") {
+  RunResult r = run_merx("plugins --kind backbone");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("linear") != std::string::npos);
+  CHECK(r.out.find("features") != std::string::npos);
+  CHECK(r.out.find("[1, 65536]") != std::string::npos);
+}
+
+TEST_CASE("plugins --path with a missing folder is a user error naming it") {
+  RunResult r = run_merx("plugins --path /nonexistent/merx-plugins");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("/nonexistent/merx-plugins") != std::string::npos);
+}
+
+TEST_CASE("validate experiments/example.json: summary of folds, sweep points and cells") {
+  RunResult r = run_merx("validate '" MERX_SOURCE_DIR "/experiments/example.json'");
+  CHECK(r.code == 0);
+  CHECK(r.out.find("spec OK: example") != std::string::npos);
+  // 3 lodo folds x (2 variants x 2 grid values) x 2 seeds, as written in the spec
+  CHECK(r.out.find("3 folds x 4 sweep points x 2 seeds = 24 cells") != std::string::npos);
+}
+
+TEST_CASE("validate reports every problem with its JSON path and exits 2") {
+  const auto dir = temp_dir("validate-bad");
+  write(dir / "spec.json", R"({
+    "name": "bad",
+    "datasets": [],
+    "protocol": {"name": "lodo"},
+    "backbone": {"name": "linear", "params": {"size": 1}},
+    "trainng": {"lr": 0.1},
+    "seeds": 1
+  })");
+  RunResult r = run_merx("validate '" + (dir / "spec.json").string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("trainng") != std::string::npos);
+  CHECK(r.err.find("did you mean `training`") != std::string::npos);
+  CHECK(r.err.find("datasets") != std::string::npos);
+  CHECK(r.err.find("backbone.params.size") != std::string::npos);
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("validate: a spec that is not JSON names the file and line and a missing file exits 2") {
+  const auto dir = temp_dir("validate-syntax");
+  write(dir / "spec.json", "{\n  \"name\": \"x\",\n  oops\n}\n");
+  RunResult r = run_merx("validate '" + (dir / "spec.json").string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("spec.json:3") != std::string::npos);
+  CHECK(run_merx("validate /nonexistent/spec.json").code == 2);
+}
+
+TEST_CASE("validate: an output that is not an SQLite file is a user error and the file is untouched") {
+  const auto dir = temp_dir("validate-output");
+  const std::string text = "these are my notes, not a database\n";
+  write(dir / "notes.txt", text);
+  const auto mtime = fs::last_write_time(dir / "notes.txt");
+  RunResult r = run_merx("validate '" MERX_SOURCE_DIR "/experiments/example.json' --set output='" +
+                         (dir / "notes.txt").string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.err.find((dir / "notes.txt").string()) != std::string::npos);
+  CHECK(merx::test::slurp(dir / "notes.txt") == text);
+  CHECK(fs::last_write_time(dir / "notes.txt") == mtime);
+  CHECK(!fs::exists(dir / "notes.txt-wal"));
+}
+
+TEST_CASE("plan --format json lists every cell with a full identity and --set of training renames cells "
+          "but --set of output does not") {
+  const std::string spec = "'" MERX_SOURCE_DIR "/experiments/example.json'";
+  RunResult a = run_merx("plan " + spec + " --format json");
+  REQUIRE(a.code == 0);
+  auto pa = nlohmann::json::parse(a.out);
+  REQUIRE(pa.at("cells").size() == 24);
+  std::set<std::string> ids;
+  for (const auto& c : pa["cells"]) {
+    const std::string id = c.at("identity");
+    CHECK(id.size() == 64);
+    CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    ids.insert(id);
+  }
+  CHECK(ids.size() == 24);
+
+  RunResult b = run_merx("plan " + spec + " --format json --set output=/tmp/elsewhere.sqlite");
+  REQUIRE(b.code == 0);
+  auto pb = nlohmann::json::parse(b.out);
+  for (size_t i = 0; i < 24; ++i) CHECK(pb["cells"][i]["identity"] == pa["cells"][i]["identity"]);
+
+  RunResult c = run_merx("plan " + spec + " --format json --set training.epochs=6");
+  REQUIRE(c.code == 0);
+  auto pc = nlohmann::json::parse(c.out);
+  for (const auto& cell : pc["cells"]) CHECK(ids.count(cell["identity"].get<std::string>()) == 0);
+
+  CHECK(run_merx("plan " + spec + " --format xml").code == 2);
+}
+
+TEST_CASE("plan (table) shows one row per cell and the summary") {
+  RunResult r = run_merx("plan '" MERX_SOURCE_DIR "/experiments/example.json'");
+  REQUIRE(r.code == 0);
+  size_t rows = 0;
+  for (size_t pos = 0; (pos = r.out.find('\n', pos)) != std::string::npos; ++pos) ++rows;
+  CHECK(rows >= 24 + 2);
+  CHECK(r.out.find("= 24 cells") != std::string::npos);
+}
