@@ -1,5 +1,6 @@
 #include "cli/spec_common.h"
 
+#include "merx/datasets/load.h"
 #include "merx/plugins/registry.h"
 #include "merx/spec/spec.h"
 
@@ -17,7 +18,12 @@ Plan plan_from_args(const SpecArgs& args) {
   DiscoveryOptions opts;
   opts.extra_dirs = spec_plugin_dirs(spec);
   const PluginRegistry registry = PluginRegistry::discover(opts);
-  return make_plan(spec, registry);
+  PlanOptions options;
+  // loso folds are one per global subject: the dataset layer lists them from the sheets/folders.
+  options.subjects = [](const DatasetSpec& d) {
+    return dataset_subjects(DatasetSource{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options});
+  };
+  return make_plan(spec, registry, options);
 }
 
 }  // namespace merx::cli

@@ -11,6 +11,7 @@
 #include "merx/datasets/adapters.h"
 #include "merx/datasets/au.h"
 #include "merx/datasets/frames.h"
+#include "merx/suggest.h"
 #include "merx/hash.h"
 
 namespace merx {
@@ -68,6 +69,36 @@ const std::vector<AdapterOption>& common_adapter_options() {
   return o;
 }
 
+std::vector<Problem> adapter_option_problems(const AdapterInfo& a, const nlohmann::json& options,
+                                             const std::string& path) {
+  std::vector<Problem> problems;
+  std::vector<std::string> names;
+  for (const auto& c : common_adapter_options()) names.push_back(c.name);
+  for (const auto& c : a.options) names.push_back(c.name);
+  for (auto it = options.begin(); it != options.end(); ++it) {
+    const AdapterOption* o = nullptr;
+    for (const auto* list : {&common_adapter_options(), &a.options})
+      for (const auto& c : *list)
+        if (c.name == it.key()) o = &c;
+    const std::string at = path + "." + it.key();
+    if (!o) {
+      std::string accepted;
+      for (const auto& n : names) accepted += (accepted.empty() ? "" : ", ") + n;
+      problems.push_back({at, "unknown option for adapter " + a.name + did_you_mean(it.key(), names) +
+                                  " (accepted: " + accepted + ")"});
+      continue;
+    }
+    const auto& v = it.value();
+    bool ok = (o->type == "int" && v.is_number_integer() && v.get<int64_t>() >= 0) ||
+              (o->type == "string" && v.is_string()) || (o->type == "bool" && v.is_boolean()) ||
+              (o->type == "number" && v.is_number() && v.get<double>() > 0) ||
+              (o->type == "object" && v.is_object());
+    if (!ok)
+      problems.push_back({at, "expected " + (o->type == "int" ? std::string("an integer >= 0") : o->type)});
+  }
+  return problems;
+}
+
 namespace {
 
 using ds::ClipRow;
@@ -80,34 +111,9 @@ bool is_missing(const std::string& v) {
   return t.empty() || t == "/" || t == "-";
 }
 
-const AdapterOption* find_option(const std::vector<AdapterOption>& opts, const std::string& name) {
-  for (const auto& o : opts)
-    if (o.name == name) return &o;
-  return nullptr;
-}
-
 void check_options(const AdapterInfo& a, const nlohmann::json& options, const std::string& dataset) {
   if (!options.is_object()) throw UserError("dataset '" + dataset + "': options must be an object");
-  std::vector<Problem> problems;
-  for (auto it = options.begin(); it != options.end(); ++it) {
-    const AdapterOption* o = find_option(common_adapter_options(), it.key());
-    if (!o) o = find_option(a.options, it.key());
-    const std::string path = "dataset '" + dataset + "' options." + it.key();
-    if (!o) {
-      std::string names;
-      for (const auto& c : common_adapter_options()) names += (names.empty() ? "" : ", ") + c.name;
-      for (const auto& c : a.options) names += ", " + c.name;
-      problems.push_back({path, "unknown option for adapter " + a.name + " (accepted: " + names + ")"});
-      continue;
-    }
-    const auto& v = it.value();
-    bool ok = (o->type == "int" && v.is_number_integer() && v.get<int64_t>() >= 0) ||
-              (o->type == "string" && v.is_string()) || (o->type == "bool" && v.is_boolean()) ||
-              (o->type == "number" && v.is_number() && v.get<double>() > 0) ||
-              (o->type == "object" && v.is_object());
-    if (!ok)
-      problems.push_back({path, "expected " + (o->type == "int" ? std::string("an integer >= 0") : o->type)});
-  }
+  auto problems = adapter_option_problems(a, options, "dataset '" + dataset + "' options");
   if (!problems.empty()) throw ValidationError(problems);
 }
 

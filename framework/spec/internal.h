@@ -66,6 +66,7 @@ struct PointContext {
   std::map<std::string, std::string> sha_cache;  // membership file -> SHA-256
   size_t min_train_datasets = 0;                 // over all folds (0 = folds unknown)
   std::string min_train_fold;
+  std::vector<std::pair<std::string, std::string>> adapters;  // (dataset name, adapter) of valid datasets
 };
 
 /// Validates the sweepable sections of one point's document; fills `point` (everything except index,

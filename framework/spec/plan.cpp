@@ -371,7 +371,8 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
   col.add_all(base);
 
   // ---- sweep points: variants x grid points x random draws ----
-  PointContext ctx{catalog, src.base_dir, {}, 0, ""};
+  PointContext ctx{catalog, src.base_dir, {}, 0, "", {}};
+  for (const auto& d : plan.datasets) ctx.adapters.emplace_back(d.name, d.adapter);
   for (const auto& f : plan.folds) {
     if (ctx.min_train_datasets == 0 || f.train.size() < ctx.min_train_datasets) {
       ctx.min_train_datasets = f.train.size();

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "merx/datasets/labels.h"
 #include "merx/hash.h"
 #include "merx/suggest.h"
 #include "spec/internal.h"
@@ -161,6 +162,13 @@ bool check_labels(const json& doc, PointContext& ctx, LabelSettings& ls, json& c
       if (const LabelMappingInfo* info = find_label_mapping(*n)) {
         ls.name = *n;
         ls.classes = info->classes;
+        // megc3 follows per-corpus MEGC2019 rules; a corpus without rules would silently lose every clip.
+        if (ls.name == "megc3")
+          for (const auto& [dataset, adapter] : ctx.adapters)
+            if (!megc3_defined(adapter))
+              add_value(out, "labels.name",
+                        "`megc3` has no rules for adapter `" + adapter + "` (dataset `" + dataset +
+                            "`); use `custom` labels with a `map` for it");
       } else {
         add_value(out, "labels.name",
                   "unknown label mapping `" + *n + "`" + did_you_mean(*n, names) +

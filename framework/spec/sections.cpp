@@ -189,9 +189,12 @@ std::vector<DatasetSpec> check_datasets(const json& doc, const fs::path& base_di
     }
 
     if (auto o = d.find("options"); o != d.end()) {
-      if (o->is_object())
+      if (o->is_object()) {
         ds.options = *o;
-      else {
+        if (adapter)
+          for (auto& pr : adapter_option_problems(*adapter, *o, path_key(p, "options")))
+            add_value(out, pr.path, pr.message);
+      } else {
         add_value(out, path_key(p, "options"), type_message("an object of adapter options", *o));
         good = false;
       }

@@ -183,3 +183,14 @@ TEST_CASE("plan (table) shows one row per cell and the summary") {
   CHECK(rows >= 24 + 2);
   CHECK(r.out.find("= 24 cells") != std::string::npos);
 }
+
+TEST_CASE("plan with protocol loso has one fold per global subject read from the annotation files") {
+  // experiments/toy: alpha has subjects a01 a02, beta b01 b02, gamma g01 g02 (6 global subjects)
+  RunResult r = run_merx("plan '" MERX_SOURCE_DIR "/experiments/example.json' --format json --set protocol.name=loso");
+  REQUIRE(r.code == 0);
+  auto p = nlohmann::json::parse(r.out);
+  std::set<std::string> folds;
+  for (const auto& f : p.at("folds")) folds.insert(f.at("id").get<std::string>());
+  CHECK(folds == std::set<std::string>{"alpha/a01", "alpha/a02", "beta/b01", "beta/b02", "gamma/g01", "gamma/g02"});
+  CHECK(p.at("cells").size() == 6 * 4 * 2);
+}

@@ -310,3 +310,16 @@ TEST_CASE_FIXTURE(Fixture, "doubtful settings are warnings, not problems") {
   CHECK(step);
   CHECK(oracle);
 }
+
+TEST_CASE_FIXTURE(Fixture, "a misspelt or mistyped adapter option is a problem at its path") {
+  spec["datasets"][1]["options"] = {{"frame_gap", 2}, {"cropped", "yes"}};
+  const auto ps = problems();
+  CHECK_PROBLEM(ps, "datasets[1].options.frame_gap", "did you mean `frame_gaps`?");
+  CHECK_PROBLEM(ps, "datasets[1].options.cropped", "expected bool");
+}
+
+TEST_CASE_FIXTURE(Fixture, "megc3 labels over a corpus without MEGC2019 rules are refused") {
+  spec["datasets"][2]["adapter"] = "mmew";
+  spec["labels"] = {{"name", "megc3"}};
+  CHECK_PROBLEM(problems(), "labels.name", "`megc3` has no rules for adapter `mmew` (dataset `c`)");
+}

@@ -4,6 +4,10 @@
 #pragma once
 
 #include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "merx/errors.h"
 #include <string>
 #include <vector>
 
@@ -45,6 +49,11 @@ const std::vector<AdapterInfo>& dataset_adapters();
 
 /// The adapter called `name`, or nullptr.
 const AdapterInfo* find_adapter(const std::string& name);
+
+/// Problems with a dataset's `options` object: unknown names (with a did-you-mean) and wrong types, each at
+/// `<path>.<option>`. Used by the spec validator and by load_dataset().
+std::vector<Problem> adapter_option_problems(const AdapterInfo& adapter, const nlohmann::json& options,
+                                             const std::string& path);
 
 /// Options every adapter accepts (frame_gaps, errata, frames, pattern, sheet, cropped).
 const std::vector<AdapterOption>& common_adapter_options();
