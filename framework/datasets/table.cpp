@@ -270,6 +270,12 @@ HeaderMatch find_header(const Table& table,
   const auto& row = table.rows[best_row];
   std::vector<std::string> keys;
   for (const auto& cell : row) keys.push_back(header_key(cell));
+  // Columns that other required columns already match are never offered as the missing one ("OffsetFrame"
+  // is no hint for a missing "OnsetFrame" when it is the offset column).
+  std::vector<bool> claimed(row.size(), false);
+  for (const auto& alts : required_alternatives)
+    if (!alts.empty())
+      if (auto c = find_column(keys, alts); c && *c < claimed.size()) claimed[*c] = true;
   std::vector<std::string> missing_msgs;
   for (const auto& alts : required_alternatives) {
     if (alts.empty()) continue;
@@ -278,8 +284,9 @@ HeaderMatch find_header(const Table& table,
     // "Onset Frame".
     std::string best;
     size_t best_d = std::numeric_limits<size_t>::max();
-    for (const auto& cell : row) {
-      if (header_key(cell).empty()) continue;
+    for (size_t ci = 0; ci < row.size(); ++ci) {
+      const auto& cell = row[ci];
+      if (claimed[ci] || header_key(cell).empty()) continue;
       std::string squeezed;
       for (char ch : header_key(cell))
         if (ch != ' ') squeezed += ch;

@@ -153,11 +153,14 @@ TEST_CASE("datasets check prints the fixture's exact counts and corrections and 
   };
   CHECK(std::vector<std::string>(l.begin() + 3, l.begin() + 3 + static_cast<long>(table.size())) == table);
   CHECK(r.out.find("\ncorrections:\n") != std::string::npos);
-  CHECK(r.out.find("\n  casme2/sub16/EP01_08 offset: '110' -> '96' \xE2\x80\x94 the clip folder ends at frame "
-                   "96") != std::string::npos);
+  CHECK(
+      r.out.find("\n  casme2/sub16/EP01_08 offset: '110' -> '96' \xE2\x80\x94 the clip folder ends at frame "
+                 "96") != std::string::npos);
   CHECK(r.out.find("\n  casme2/sub05/EP03_01 apex: '' -> '68' \xE2\x80\x94 ") != std::string::npos);
-  CHECK(r.out.find("\n  casme2/sub04/EP12_01f apex: (note, unchanged '/') \xE2\x80\x94 ") != std::string::npos);
-  CHECK(r.out.find("\n  casme2/sub05/EP09_05f apex: (note, unchanged '10') \xE2\x80\x94 ") != std::string::npos);
+  CHECK(r.out.find("\n  casme2/sub04/EP12_01f apex: (note, unchanged '/') \xE2\x80\x94 ") !=
+        std::string::npos);
+  CHECK(r.out.find("\n  casme2/sub05/EP09_05f apex: (note, unchanged '10') \xE2\x80\x94 ") !=
+        std::string::npos);
   CHECK(r.err.empty());
 
   // Native labels: all 11 clips, one row per native class.
@@ -169,7 +172,8 @@ TEST_CASE("datasets check prints the fixture's exact counts and corrections and 
   CHECK(line_starting(n.out, "class disgust ") == count_row("class disgust", 3));
   CHECK(line_starting(n.out, "class repression ") == count_row("class repression", 2));
   CHECK(line_starting(n.out, "class others ") == count_row("class others", 1));
-  CHECK(line_starting(n.out, "excluded by labels/membership ") == count_row("excluded by labels/membership", 0));
+  CHECK(line_starting(n.out, "excluded by labels/membership ") ==
+        count_row("excluded by labels/membership", 0));
 }
 
 TEST_CASE("datasets check of a broken corpus exits 2 listing every problem with file and row") {
@@ -200,8 +204,8 @@ TEST_CASE("datasets check --mode lenient exits 0 and lists the dropped clips wit
   CHECK(line_starting(r.out, "dropped for problems ") == count_row("dropped for problems (lenient)", 2));
   const std::string at = b.sheet.string() + ", sheet 'Sheet1', row ";
   const std::string dropped = "\ndropped (lenient):\n  " + at + "2: casme2/sub01/EP01: frames missing in " +
-                              (b.root / "sub01/EP01").string() + ": 3 (1 of 5; frame_gaps allows 0)\n  " + at +
-                              "3: casme2/sub01/EP02: apex 20 is outside onset..offset 10..14\n";
+                              (b.root / "sub01/EP01").string() + ": 3 (1 of 5; frame_gaps allows 0)\n  " +
+                              at + "3: casme2/sub01/EP02: apex 20 is outside onset..offset 10..14\n";
   CHECK(r.out.find(dropped) != std::string::npos);
 }
 

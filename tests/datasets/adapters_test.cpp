@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "datasets/fixtures/fixtures.h"
 #include "merx/datasets/adapters.h"
@@ -281,4 +282,37 @@ TEST_CASE("casme_squared reads configured columns and keeps the micro rows") {
   CHECK(keys(r) ==
         std::vector<std::string>{"casme_squared/s15/15_0101disgustingteeth", "casme_squared/s16/16_0102"});
   CHECK(r.samples[0].frame_numbers == std::vector<int64_t>{10, 11, 12, 13, 14});
+}
+
+TEST_CASE("megc3 drops every native label without a class, with the label in the reason") {
+  const auto dir = fx::fresh_dir("megc3_drops");
+  LoadOptions o;
+  o.labels.name = "megc3";
+  // SAMM: Other (Fear and Sadness stay: negative).
+  const LoadResult samm = load_dataset(source("samm", fx::samm_corpus(dir / "samm")), o);
+  REQUIRE(samm.excluded.size() == 1);
+  CHECK(samm.excluded[0].reason == "label 'Other' has no megc3 class");
+  std::map<std::string, int> n;
+  for (const auto& s : samm.samples) ++n[*s.label];
+  // Anger x2, Fear, Sadness, Contempt, Disgust -> negative 6; Happiness 1; Surprise 1.
+  CHECK(n == std::map<std::string, int>{{"negative", 6}, {"positive", 1}, {"surprise", 1}});
+  // CAS(ME)^3 part A: "Others" (capitalised, as in the sheet).
+  const LoadResult c3 = load_dataset(source("casme3a", fx::casme3a_corpus(dir / "casme3a")), o);
+  REQUIRE(c3.excluded.size() == 1);
+  CHECK(c3.excluded[0].key == "casme3a/spNO.1/b#2");
+  CHECK(c3.excluded[0].reason == "label 'Others' has no megc3 class");
+  CHECK(c3.samples[0].label == "positive");
+  CHECK(c3.samples[1].label == "negative");
+  // With unmapped = error the dropped labels are problems instead.
+  o.labels.unmapped = "error";
+  const auto c = fx::casme2_corpus(dir / "casme2");
+  try {
+    load_dataset(source("casme2", c), o);
+    FAIL("expected a DatasetError");
+  } catch (const DatasetError& e) {
+    REQUIRE(e.problems().size() == 3);
+    CHECK(e.problems()[0].message == "casme2/sub03/EP01_2: label 'others' has no megc3 class");
+    CHECK(e.problems()[1].message == "casme2/sub03/EP07_04: label 'fear' has no megc3 class");
+    CHECK(e.problems()[2].message == "casme2/sub03/EP09_03: label 'sadness' has no megc3 class");
+  }
 }

@@ -87,3 +87,58 @@ TEST_CASE("clips listed but missing on disk are reported, not loaded") {
   CHECK(r.missing_listed[0].line == 4);
   CHECK(r.excluded.size() == 4);
 }
+
+TEST_CASE("a membership list on a sheet corpus selects exactly the listed clips and reports the missing") {
+  // casme2 fixture: 11 clips in the sheet; sub09/EP02_02f is a folder without a sheet row (as in the
+  // release); sub26/EP99_99 exists nowhere.
+  const auto c = fx::casme2_corpus(fx::fresh_dir("membership_casme2"));
+  const auto dir = fx::fresh_dir("membership_casme2_list");
+  fx::write_text(dir / "list.csv",
+                 "casme2,sub01,EP02_01f,1\n,,,\ncasme2,sub2,EP11_01,2\ncasme2,sub09,EP02_02f,0\n"
+                 "casme2,sub26,EP99_99,0\nsamm,6,006_1_2,0\n");
+  const Membership list = Membership::read(dir / "list.csv");
+  LoadOptions o;
+  o.labels.name = "megc3";
+  o.membership = &list;
+  const LoadResult r = load_dataset(source("casme2", c), o);
+  REQUIRE(r.samples.size() == 2);
+  CHECK(r.samples[0].key == "casme2/sub01/EP02_01f");
+  CHECK(r.samples[0].label == "positive");
+  CHECK(r.samples[1].key == "casme2/sub02/EP11_01");
+  CHECK(r.samples[1].label == "surprise");
+  CHECK(r.excluded.size() == 9);
+  CHECK(r.excluded[0].reason == "not in the membership list " + (dir / "list.csv").string());
+  REQUIRE(r.missing_listed.size() == 2);
+  CHECK(r.missing_listed[0].subject == "sub09");
+  CHECK(r.missing_listed[0].clip == "EP02_02f");
+  CHECK(r.missing_listed[0].line == 4);
+  CHECK(r.missing_listed[1].subject == "sub26");
+  CHECK(r.missing_listed[1].clip == "EP99_99");
+  CHECK(r.missing_listed[1].line == 5);
+}
+
+TEST_CASE("a listed clip whose sheet row exists but whose frames are missing on disk is a problem") {
+  const auto c = fx::casme2_corpus(fx::fresh_dir("membership_no_frames"));
+  fx::fs::remove_all(c.root / "sub02" / "EP11_01");
+  const auto dir = fx::fresh_dir("membership_no_frames_list");
+  fx::write_text(dir / "list.csv", "casme2,sub01,EP02_01f,1\r\ncasme2,sub02,EP11_01,2\r\n");
+  const Membership list = Membership::read(dir / "list.csv");
+  LoadOptions o;
+  o.membership = &list;
+  try {
+    load_dataset(source("casme2", c), o);
+    FAIL("expected a DatasetError");
+  } catch (const DatasetError& e) {
+    REQUIRE(e.problems().size() == 1);
+    CHECK(e.problems()[0].path == c.annotations.string() + ", sheet 'Sheet1', row 5");
+    CHECK(e.problems()[0].message == "casme2/sub02/EP11_01: frame folder " +
+                                         (c.root / "sub02" / "EP11_01").string() + " does not exist");
+  }
+  o.mode = LoadMode::Lenient;
+  const LoadResult r = load_dataset(source("casme2", c), o);
+  REQUIRE(r.samples.size() == 1);
+  CHECK(r.samples[0].key == "casme2/sub01/EP02_01f");
+  REQUIRE(r.dropped.size() == 1);
+  CHECK(r.dropped[0].key == "casme2/sub02/EP11_01");
+  CHECK(r.missing_listed.empty());
+}
