@@ -15,6 +15,8 @@ void add_plugins_command(CLI::App& app, Action& action);
 void add_validate_command(CLI::App& app, Action& action);
 void add_plan_command(CLI::App& app, Action& action);
 void add_datasets_command(CLI::App& app, Action& action);
+void add_prep_command(CLI::App& app, Action& action);
+void add_cache_command(CLI::App& app, Action& action);
 
 /// `merx --version`: version, git commit, LibTorch/OpenCV versions, CUDA availability.
 void print_version();

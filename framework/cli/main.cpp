@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   merx::cli::add_validate_command(app, action);
   merx::cli::add_plan_command(app, action);
   merx::cli::add_datasets_command(app, action);
+  merx::cli::add_prep_command(app, action);
+  merx::cli::add_cache_command(app, action);
 
   try {
     app.parse(argc, argv);

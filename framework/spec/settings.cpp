@@ -17,6 +17,10 @@ std::vector<ParamDecl> flow_recipe_params() {
           .one_of({"none", "maxabs", "zscore"})
           .doc_line("per sample and channel: none (as computed), maxabs (divide by the largest |value|), "
                     "zscore (subtract the mean, divide by the standard deviation)"),
+      ParamDecl::string("detector", "dlib_hog")
+          .one_of({"dlib_hog", "haar"})
+          .doc_line("face detector on the onset frame (dlib HOG, or OpenCV's Haar cascade); skipped for "
+                    "corpora delivered as face crops"),
   };
 }
 
@@ -26,6 +30,13 @@ std::vector<ParamDecl> gray_recipe_params() {
       ParamDecl::string("normalisation", "none")
           .one_of({"none", "maxabs", "zscore"})
           .doc_line("per sample and channel, applied to intensities in [0, 1]: none, maxabs, zscore"),
+      ParamDecl::integer("flow_size", 128)
+          .range(16, 1024)
+          .doc_line("side of the aligned face crop (the frames are cropped to it, then resized to S), pixels"),
+      ParamDecl::string("detector", "dlib_hog")
+          .one_of({"dlib_hog", "haar"})
+          .doc_line("face detector on the onset frame (dlib HOG, or OpenCV's Haar cascade); skipped for "
+                    "corpora delivered as face crops"),
   };
 }
 
