@@ -321,7 +321,9 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
             (p.occurrence > 1 ? "#" + std::to_string(p.occurrence) : "");
     if (options.membership) {
       auto it = listed_index.find(sc);
-      if (it == listed_index.end() || p.occurrence > 1) {
+      // A repeated name in a corpus that does not allow it stays selected so that the duplicate check
+      // below reports it: the list cannot say which of the two rows it means.
+      if (it == listed_index.end() || (p.occurrence > 1 && a.repeated_clips)) {
         p.selected = false;
         p.excluded_reason = "not in the membership list " + options.membership->file.string();
       } else {

@@ -130,6 +130,25 @@ TEST_CASE("duplicate clip names are an error naming the first row") {
                             ", sheet 'Sheet1', row 2)");
 }
 
+TEST_CASE("a duplicate clip name is an error also when a membership list selects the clip") {
+  const Mini m = casme2_mini("dup_listed", {{1, "EP01", 1, 2, 3, "happiness"}, {1, "EP01", 1, 2, 3, "disgust"}},
+                             {{"sub01/EP01", 1, 3}});
+  fx::write_text(m.dir / "list.csv", "casme2,sub01,EP01,1\r\n");
+  const Membership list = Membership::read(m.dir / "list.csv");
+  LoadOptions o;
+  o.membership = &list;
+  std::vector<Problem> p;
+  try {
+    load_dataset(src(m), o);
+  } catch (const DatasetError& e) {
+    p = e.problems();
+  }
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].path == m.sheet.string() + ", sheet 'Sheet1', row 3");
+  CHECK(p[0].message == "casme2/sub01/EP01#2: duplicate clip sub01/EP01 (first at " + m.sheet.string() +
+                            ", sheet 'Sheet1', row 2)");
+}
+
 TEST_CASE("wrong column names and unreadable sheets are user errors with exact messages") {
   const Mini m = casme2_mini("columns", {{1, "EP01", 1, 2, 3, "happiness"}}, {{"sub01/EP01", 1, 3}},
                              {"Subject", "Filename", "Onset Frame", "Apex", "Offset", "AU", "Emotion"});
