@@ -1,6 +1,7 @@
 // merx — entry point. Parses `merx <noun> [<verb>] [args]`, sets up logging, runs the chosen command and
 // maps failures to exit codes: 0 ok, 1 runtime failure, 2 user error (bad spec, arguments or plugin).
 #include <cstdio>
+#include <algorithm>
 #include <exception>
 #include <iostream>
 
@@ -10,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "merx/errors.h"
+#include "merx/suggest.h"
 
 namespace {
 
@@ -45,6 +47,26 @@ int main(int argc, char** argv) {
   merx::cli::add_prep_command(app, action);
   merx::cli::add_cache_command(app, action);
 
+  // The first word that is not an option must be a noun; say so plainly (with a did-you-mean) instead of
+  // CLI11's "arguments were not expected", and name the nouns that later versions add.
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    std::vector<std::string> nouns;
+    for (const auto* sub : app.get_subcommands({})) nouns.push_back(sub->get_name());
+    if (std::find(nouns.begin(), nouns.end(), word) != nouns.end()) break;
+    static const std::vector<std::string> planned = {"run", "synth", "report", "db", "slurm"};
+    if (std::find(planned.begin(), planned.end(), word) != planned.end()) {
+      std::cerr << "merx: error: `merx " << word << "` is not available yet in this version (see README, Status)\n";
+    } else {
+      std::string list;
+      for (const auto& n : nouns) list += (list.empty() ? "" : ", ") + n;
+      std::cerr << "merx: error: unknown command `" << word << "`" << merx::did_you_mean(word, nouns)
+                << " (commands: " << list << ")\n";
+    }
+    return 2;
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -52,7 +74,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints the message and usage hint
+    // A noun that needs a verb (`merx datasets`) shows its own help.
+    for (const auto* sub : app.get_subcommands()) {
+      if (sub->get_require_subcommand_min() > 0 && sub->get_subcommands().empty()) {
+        std::cerr << "merx: error: `merx " << sub->get_name() << "` needs a subcommand\n\n" << sub->help();
+        return 2;
+      }
+    }
+    std::cerr << "merx: error: ";
+    app.exit(e, std::cerr, std::cerr);  // CLI11's message and usage hint
     return 2;
   }
 

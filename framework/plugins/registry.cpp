@@ -299,9 +299,9 @@ PluginRegistry PluginRegistry::discover(const DiscoveryOptions& opts) {
   for (const auto& d : opts.extra_dirs) {
     const fs::path p = normalise(d);
     std::error_code ec;
-    if (!fs::exists(p, ec)) throw UserError("plugin folder " + p.string() + " (plugin_paths) does not exist");
+    if (!fs::exists(p, ec)) throw UserError("plugin folder " + p.string() + " does not exist");
     if (!fs::is_directory(p, ec))
-      throw UserError("plugin folder " + p.string() + " (plugin_paths) is not a folder");
+      throw UserError("plugin folder " + p.string() + " is not a folder");
     wanted.emplace_back(p, DirSource::Extra);
   }
 

@@ -144,8 +144,10 @@ inline Search search_from_json(const json& j) {
 
 inline json decl_to_json(const ParamDecl& d) {
   json j = {{"name", d.name}, {"type", to_string(d.type)}, {"default", d.default_value}, {"doc", d.doc}};
-  if (d.min) j["min"] = *d.min;
-  if (d.max) j["max"] = *d.max;
+  // Bounds of an int parameter are written as integers (64, not 64.0).
+  auto bound = [&](double v) { return d.type == ParamType::Int ? json(static_cast<int64_t>(v)) : json(v); };
+  if (d.min) j["min"] = bound(*d.min);
+  if (d.max) j["max"] = bound(*d.max);
   if (!d.choices.empty()) j["choices"] = d.choices;
   j["search"] = search_to_json(d.search);
   return j;
