@@ -45,6 +45,16 @@ TEST_CASE("no arguments prints the help with every noun and bad arguments exit 2
   for (const char* noun : {"plugins", "validate", "plan"}) CHECK(r.out.find(noun) != std::string::npos);
 
   CHECK(run_merx("frobnicate").code == 2);
+  RunResult typo = run_merx("valdate spec.json");
+  CHECK(typo.code == 2);
+  CHECK(typo.err.find("unknown command `valdate`; did you mean `validate`?") != std::string::npos);
+  RunResult later = run_merx("run spec.json");
+  CHECK(later.code == 2);
+  CHECK(later.err.find("`merx run` is not available yet") != std::string::npos);
+  RunResult bare = run_merx("datasets");
+  CHECK(bare.code == 2);
+  CHECK(bare.err.find("`merx datasets` needs a subcommand") != std::string::npos);
+  CHECK(bare.err.find("check") != std::string::npos);
   CHECK(run_merx("plugins --no-such-flag").code == 2);
   RunResult k = run_merx("plugins --kind widget");
   CHECK(k.code == 2);
