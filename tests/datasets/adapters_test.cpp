@@ -316,3 +316,57 @@ TEST_CASE("megc3 drops every native label without a class, with the label in the
     CHECK(e.problems()[2].message == "casme2/sub03/EP09_03: label 'sadness' has no megc3 class");
   }
 }
+
+// Fact sheet §2.5: some CAS(ME)^3 A onsets are 0 (no frame 0.jpg), some apexes equal the onset, some
+// offsets are 0 or smaller than the apex. Strict loading reports each bad row; lenient loading keeps the
+// valid apex == onset clip and drops the others with their reasons.
+TEST_CASE("casme3a sheet quirks: onset 0 and invalid offsets fail and apex equal to onset is valid") {
+  const auto dir = fx::fresh_dir("casme3a_quirks");
+  const fx::fs::path root = dir / "part_A";
+  auto S = [](const std::string& s) { return fx::Cell{s}; };
+  auto N = [](double v) { return fx::Cell{v}; };
+  fx::Sheet sh{"label",
+               {{S("Subject"), S("Filename"), S("Onset"), S("Apex"), S("Offset"), S("AU"), S("emotion")},
+                {S("spNO.1"), S("a"), N(0), N(2), N(4), S("4"), S("disgust")},     // onset 0: 0.jpg absent
+                {S("spNO.1"), S("b"), N(5), N(5), N(8), S("12"), S("happy")},      // apex == onset: valid
+                {S("spNO.1"), S("c"), N(10), N(12), N(0), S("4"), S("disgust")},   // offset 0
+                {S("spNO.1"), S("d"), N(15), N(18), N(17), S("1+2"), S("surprise")}}};  // offset < apex
+  for (const char* v : {"a", "b", "c", "d"}) fx::write_frames(root / "spNO.1" / v / "color", "", ".jpg", 1, 30);
+  const fx::fs::path ann = dir / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx";
+  fx::write_xlsx(ann, {sh});
+  const fx::Corpus c{root, ann};
+
+  std::vector<Problem> problems;
+  try {
+    load_dataset(source("casme3a", c));
+  } catch (const DatasetError& e) {
+    problems = e.problems();
+  }
+  INFO([&] {
+    std::string t;
+    for (const auto& p : problems) t += p.path + " | " + p.message + "\n";
+    return t;
+  }());
+  const std::string sheet = ann.string() + ", sheet 'label', row ";
+  REQUIRE(problems.size() == 4);
+  CHECK(problems[0].path == sheet + "2");
+  CHECK(problems[0].message == "casme3a/spNO.1/a: frames missing in " + (root / "spNO.1/a/color").string() +
+                                   ": 0 (1 of 5; frame_gaps allows 0)");
+  CHECK(problems[1].path == sheet + "4");
+  CHECK(problems[1].message == "casme3a/spNO.1/c: onset 10 is after offset 0");
+  CHECK(problems[2].message == "casme3a/spNO.1/c: apex 12 is outside onset..offset 10..0");
+  CHECK(problems[3].path == sheet + "5");
+  CHECK(problems[3].message == "casme3a/spNO.1/d: apex 18 is outside onset..offset 15..17");
+
+  LoadOptions lenient;
+  lenient.mode = LoadMode::Lenient;
+  const LoadResult r = load_dataset(source("casme3a", c), lenient);
+  REQUIRE(keys(r) == std::vector<std::string>{"casme3a/spNO.1/b"});
+  CHECK(r.samples[0].onset_index == 0);
+  CHECK(r.samples[0].apex_index == 0);
+  CHECK(r.samples[0].offset_index == 3);  // frames 5..8
+  REQUIRE(r.dropped.size() == 3);
+  CHECK(r.dropped[0].key == "casme3a/spNO.1/a");
+  CHECK(r.dropped[1].key == "casme3a/spNO.1/c");
+  CHECK(r.dropped[2].key == "casme3a/spNO.1/d");
+}
