@@ -41,9 +41,14 @@ struct Counts {
 
 class Progress {
  public:
-  explicit Progress(size_t total) : total_(total), tty_(::isatty(STDERR_FILENO)), start_(clock::now()) {}
+  explicit Progress(size_t total)
+      : total_(total),
+        tty_(::isatty(STDERR_FILENO)),
+        enabled_(spdlog::default_logger()->should_log(spdlog::level::info)),  // off under --quiet
+        start_(clock::now()) {}
   void tick() {
     const size_t n = ++count_;
+    if (!enabled_) return;
     const auto now = clock::now();
     std::lock_guard<std::mutex> lock(mutex_);
     if (n != total_ && now - last_ < (tty_ ? std::chrono::milliseconds(100) : std::chrono::seconds(5)))
@@ -65,7 +70,7 @@ class Progress {
  private:
   using clock = std::chrono::steady_clock;
   size_t total_;
-  bool tty_;
+  bool tty_, enabled_;
   clock::time_point start_, last_{};
   std::atomic<size_t> count_{0};
   std::mutex mutex_;
