@@ -1,7 +1,9 @@
 // `merx prep (--spec SPEC | --adapter A --root R [--annotations F]) [--recipe NAME] [--cache DIR]
 //            [--jobs N] [--max-fail-rate 0.01] [--content-hash]`: fills the feature cache (one entry per
 // sample and recipe) with TBB across cores; prints a per-dataset summary (done, cached, fallback, failed)
-// and exits 1 when the failed share exceeds --max-fail-rate.
+// and exits 1 when the failed share exceeds --max-fail-rate. A sample fails with its reason when a frame is
+// missing (the dataset is loaded leniently) or unreadable; an annotation file that cannot be read at all is
+// a user error (exit 2).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -131,13 +133,19 @@ int run_prep(const PrepArgs& args) {
   size_t total = 0, failed_total = 0;
   tbb::task_arena arena(jobs);
   for (const auto& src : sources) {
-    const LoadResult loaded = load_dataset(src);
+    // Lenient: a clip whose frames are missing fails on its own (counted, with its reason) instead of
+    // stopping the run; a sheet that cannot be read at all is still a user error (exit 2).
+    LoadOptions load_options;
+    load_options.mode = LoadMode::Lenient;
+    const LoadResult loaded = load_dataset(src, load_options);
     for (const auto& config : recipes) {
       const prep::Preprocessor prep(config);
       Counts counts;
       Progress progress(loaded.samples.size());
       std::mutex fail_mutex;
       std::vector<std::string> failures;
+      for (const auto& d : loaded.dropped) failures.push_back(d.key + ": " + d.reason);
+      counts.failed = loaded.dropped.size();
       arena.execute([&] {
         tbb::parallel_for(size_t(0), loaded.samples.size(), [&](size_t i) {
           try {
@@ -154,10 +162,11 @@ int run_prep(const PrepArgs& args) {
         });
       });
       for (const auto& f : failures) spdlog::warn("failed: {}", f);
-      summary.add({loaded.dataset, config.recipe, std::to_string(loaded.samples.size()),
+      const size_t samples = loaded.samples.size() + loaded.dropped.size();
+      summary.add({loaded.dataset, config.recipe, std::to_string(samples),
                    std::to_string(counts.done), std::to_string(counts.cached),
                    std::to_string(counts.fallback), std::to_string(counts.failed)});
-      total += loaded.samples.size();
+      total += samples;
       failed_total += counts.failed;
     }
   }
