@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/json_arg.h"
 #include "cli/table.h"
 #include "merx/datasets/adapters.h"
 #include "merx/datasets/load.h"
@@ -77,13 +78,7 @@ int run_check(const CheckArgs& args) {
   src.adapter = args.adapter;
   src.root = args.root;
   src.annotations = args.annotations;
-  if (!args.options.empty()) {
-    try {
-      src.options = nlohmann::json::parse(args.options);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw UserError(std::string("--options: not valid JSON: ") + e.what());
-    }
-  }
+  src.options = json_object_arg("--options", args.options);
   LoadOptions opts;
   opts.mode = load_mode_from_string(args.mode);
   if (args.labels != "native" && args.labels != "megc3")

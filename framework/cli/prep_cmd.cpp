@@ -1,4 +1,4 @@
-// `merx prep (--spec SPEC | --adapter A --root R [--annotations F]) [--recipe NAME] [--cache DIR]
+// `merx prep (--spec SPEC | --adapter A --root R [--annotations F] [--options JSON]) [--recipe NAME] [--cache DIR]
 //            [--jobs N] [--max-fail-rate 0.01] [--content-hash]`: fills the feature cache (one entry per
 // sample and recipe) with TBB across cores; prints a per-dataset summary (done, cached, fallback, failed)
 // and exits 1 when the failed share exceeds --max-fail-rate. A sample fails with its reason when a frame is
@@ -19,6 +19,7 @@
 #include <opencv2/core/utility.hpp>
 
 #include "cli/commands.h"
+#include "cli/json_arg.h"
 #include "cli/spec_common.h"
 #include "cli/table.h"
 #include "merx/datasets/load.h"
@@ -31,7 +32,7 @@ namespace merx::cli {
 namespace {
 
 struct PrepArgs {
-  std::string spec, adapter, root, annotations, recipe = kDefaultRecipe, cache;
+  std::string spec, adapter, root, annotations, options, recipe = kDefaultRecipe, cache;
   int jobs = 0;
   double max_fail_rate = 0.01;
   bool content_hash = false;
@@ -119,6 +120,7 @@ int run_prep(const PrepArgs& args) {
     s.adapter = args.adapter;
     s.root = args.root;
     s.annotations = args.annotations;
+    s.options = json_object_arg("--options", args.options);
     sources.push_back(s);
     recipes.push_back(recipe_config(args.recipe, json::object()));
   }
@@ -189,6 +191,8 @@ void add_prep_command(CLI::App& app, Action& action) {
   cmd->add_option("--adapter", args->adapter, "Dataset adapter (without --spec)");
   cmd->add_option("--root", args->root, "Corpus folder (without --spec)");
   cmd->add_option("--annotations", args->annotations, "Annotation file (without --spec)");
+  cmd->add_option("--options", args->options,
+                  "Adapter options as JSON (without --spec), e.g. '{\"cropped\": true, \"frame_gaps\": 2}'");
   cmd->add_option("--recipe", args->recipe,
                   "Recipe (without --spec): flow_strain, flow_uv, apex_gray, onset_apex");
   cmd->add_option("--cache", args->cache,

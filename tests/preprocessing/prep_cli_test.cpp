@@ -153,4 +153,11 @@ TEST_CASE("merx prep: a missing frame file fails its sample with the reason and 
   CHECK(r.err.find("c2: 3 (1 of 6; frame_gaps allows 0)") != std::string::npos);
   CHECK(r.err.find("1 of 4 samples failed (25.0 % > --max-fail-rate 1.0 %)") != std::string::npos);
   CHECK(merx::prep::cache_stats(cache).entries == 3);
+
+  // The adapter option frame_gaps tolerates the gap: every sample is computed.
+  const auto gaps = run_merx(prep_args(dir, cache) + " --options '{\"frame_gaps\": 1}'");
+  INFO(gaps.err);
+  CHECK(gaps.code == 0);
+  CHECK(gaps.out.find("manifest  flow_strain  4        1     3       4         0\n") != std::string::npos);
+  CHECK(run_merx(prep_args(dir, cache) + " --options '[1]'").code == 2);
 }
