@@ -1,4 +1,5 @@
-// `merx plan SPEC [--format table|json] [--set path=value]...`: the cells of a spec with their identities.
+// `merx plan SPEC [--format table|json] [--set path=value]...`: the cells of a spec with their identities, and
+// the folds with their train/test clips per class (JSON: `fold_classes`).
 #include <iostream>
 
 #include "cli/commands.h"
@@ -12,8 +13,11 @@ namespace {
 int run(const SpecArgs& args, const std::string& format) {
   if (format != "table" && format != "json") throw UserError("--format: '" + format + "' is not table or json");
   const Plan plan = plan_from_args(args);
+  const std::vector<FoldClasses> classes = fold_classes(plan);
   if (format == "json") {
-    std::cout << plan_to_json(plan).dump(2) << "\n";
+    json j = plan_to_json(plan);
+    j["fold_classes"] = fold_classes_json(classes);
+    std::cout << j.dump(2) << "\n";
     return 0;
   }
   Table t({"CELL", "GROUP", "POINT", "SEED", "FOLD", "CELL SEED"});
@@ -21,6 +25,7 @@ int run(const SpecArgs& args, const std::string& format) {
     t.add({c.identity.substr(0, 16), c.group.substr(0, 12), std::to_string(c.point), std::to_string(c.seed), c.fold,
            std::to_string(c.cell_seed)});
   t.print(std::cout);
+  print_fold_table(plan, classes, std::cout);
   std::cout << "\n" << plan_summary_text(plan);
   std::cout << "(identities shortened; --format json gives them in full)\n";
   return 0;

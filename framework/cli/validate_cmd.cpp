@@ -1,12 +1,13 @@
 // `merx validate SPEC [--set path=value]...`: resolves the spec and every plugin it names, checks the output
-// database path, and prints either every problem (exit 2) or a summary of the cells. Changes nothing.
+// database path, reads the datasets' annotation files (every clip problem is reported; frames are not opened)
+// and prints either every problem (exit 2) or a summary of the cells and the folds with their train/test
+// clips per class. Changes nothing.
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "cli/spec_common.h"
-#include "cli/table.h"
 #include "merx/store/store.h"
 
 namespace merx::cli {
@@ -17,18 +18,10 @@ int run(const SpecArgs& args) {
   Store::check_output(plan.output.string());  // UserError naming the path; the file is not touched
   for (const auto& w : plan.warnings) spdlog::warn("{}", w.format());
 
+  const std::vector<FoldClasses> classes = fold_classes(plan);  // reads the annotation files (strict)
   std::cout << "spec OK: " << plan.name << " (" << plan.spec_file.string() << ")\n"
             << plan_summary_text(plan);
-  Table t({"FOLD", "TRAIN", "TEST", "CELLS"});
-  for (const auto& [fold, n] : plan.summary.cells_per_fold) {
-    const Fold* f = plan.find_fold(fold);
-    std::string train, test;
-    for (const auto& d : f->train) train += (train.empty() ? "" : "+") + d;
-    for (const auto& d : f->test) test += (test.empty() ? "" : "+") + d;
-    t.add({fold, train, test, std::to_string(n)});
-  }
-  std::cout << "\n";
-  t.print(std::cout);
+  print_fold_table(plan, classes, std::cout);
   std::cout << "\noutput: " << plan.output.string() << "\n";
   return 0;
 }

@@ -429,7 +429,8 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
     s.folder = folder;
     std::vector<FrameFile> files;
     bool listed_ok = false;
-    if (!folder.empty()) {
+    if (!options.frames && r.range_from_frames) onset = offset = int64_t{0};  // sheets only: no range
+    if (!folder.empty() && options.frames) {
       try {
         if (!std::filesystem::is_directory(folder)) {
           errs.push_back("frame folder " + folder.string() + " does not exist");
@@ -503,7 +504,7 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
     s.onset = *onset;
     s.offset = *offset;
     s.onset_index = 0;
-    s.offset_index = s.frames.size() - 1;
+    s.offset_index = s.frames.empty() ? 0 : s.frames.size() - 1;  // empty only when options.frames is false
     if (!apex) {
       if (a.apex_midpoint) {
         apex = *onset + (*offset - *onset) / 2;

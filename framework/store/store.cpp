@@ -385,6 +385,22 @@ std::size_t Store::requeue(int64_t experiment_id, const std::vector<CellStatus>&
   return n;
 }
 
+std::size_t Store::requeue_cells(const std::vector<std::string>& identities, const std::vector<CellStatus>& from) {
+  std::size_t n = 0;
+  impl_->write_transaction([&] {
+    n = 0;
+    Use q(impl_->stmt("UPDATE cells SET status = 'queued' WHERE identity = ? AND status = ?"));
+    for (const auto& identity : identities)
+      for (CellStatus s : from) {
+        if (s == CellStatus::Queued) continue;
+        q->bind(1, identity).bind(2, to_string(s)).run();
+        n += static_cast<std::size_t>(sqlite3_changes(impl_->db.get()));
+        q->reset();
+      }
+  });
+  return n;
+}
+
 // ---- results ----
 
 void Store::write_finished_cell(const CellResult& r) {
@@ -605,6 +621,42 @@ GroupMetrics Store::read_group_metrics(int64_t group_id) const {
     ~End() { db.rollback_quietly(); }
   } end{s.db};
   return {read_metrics(s, "group_id", group_id), read_confusion(s, "group_id", group_id)};
+}
+
+std::optional<GroupKey> Store::read_group(int64_t group_id) const {
+  Use q(impl_->stmt(
+      "SELECT experiment_id, identity, point_index, variant, point_hash, assignments_json, seed, protocol, "
+      "datasets_json FROM groups WHERE id = ?"));
+  q->bind(1, group_id);
+  if (!q->step()) return std::nullopt;
+  GroupKey g;
+  g.experiment_id = q->int64(0);
+  g.identity = q->text(1);
+  g.point_index = q->int64(2);
+  g.variant = q->text(3);
+  g.point_hash = q->text(4);
+  g.assignments = nlohmann::json::parse(q->text(5));
+  g.seed = q->int64(6);
+  g.protocol = q->text(7);
+  g.datasets = nlohmann::json::parse(q->text(8)).get<std::vector<std::string>>();
+  return g;
+}
+
+std::vector<int64_t> Store::list_groups(std::optional<int64_t> experiment_id) const {
+  Use q(impl_->stmt(experiment_id ? "SELECT id FROM groups WHERE experiment_id = ? ORDER BY id"
+                                  : "SELECT id FROM groups ORDER BY id"));
+  if (experiment_id) q->bind(1, *experiment_id);
+  std::vector<int64_t> ids;
+  while (q->step()) ids.push_back(q->int64(0));
+  return ids;
+}
+
+std::vector<CellRecord> Store::group_cells(int64_t group_id) const {
+  Use q(impl_->stmt(std::string("SELECT ") + kCellColumns + " FROM cells WHERE group_id = ? ORDER BY id"));
+  q->bind(1, group_id);
+  std::vector<CellRecord> cells;
+  while (q->step()) cells.push_back(read_record(*q));
+  return cells;
 }
 
 StatusCounts Store::count_cells(std::optional<int64_t> experiment_id) const {

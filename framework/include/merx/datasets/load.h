@@ -49,6 +49,12 @@ struct LoadOptions {
   LoadMode mode = LoadMode::Strict;
   LabelMapping labels;                     // native by default
   const Membership* membership = nullptr;  // when set: exactly the listed clips, with the listed labels
+  /// false: annotation sheets only — no frame folder is opened or validated (SampleRecord::frames,
+  /// frame_numbers, missing_frames empty; *_index 0; onset/offset/apex from the sheet; clips whose range
+  /// comes from their frame files (SMIC without a sheet) get onset = offset = 0). Everything else (errata,
+  /// labels, membership, keys, frame-number texts, AU strings) is checked as usual. For class counts
+  /// (`merx validate`, `merx plan`) without the frames.
+  bool frames = true;
 };
 
 /// A clip left out, with the reason.

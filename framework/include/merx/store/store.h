@@ -258,6 +258,9 @@ class Store {
   /// Sets cells of the experiment whose status is in `from` back to queued (e.g. failed cells to retry, or
   /// running cells of a process that died). Returns how many.
   std::size_t requeue(int64_t experiment_id, const std::vector<CellStatus>& from);
+  /// The same for the cells named by identity (whatever experiment they were enqueued under; unknown
+  /// identities are ignored), in one transaction. Returns how many.
+  std::size_t requeue_cells(const std::vector<std::string>& identities, const std::vector<CellStatus>& from);
 
   /// Writes a finished run in ONE transaction: updates the cell row (status, error, timings, provenance) and
   /// replaces all its metrics, confusion, predictions, curves and artifacts. Either all of it is in the
@@ -278,6 +281,12 @@ class Store {
   /// Everything written by write_finished_cell (rows in insertion order), plus what claim_cell recorded.
   std::optional<CellResult> read_cell(const std::string& identity) const;
   GroupMetrics read_group_metrics(int64_t group_id) const;
+  /// The group's row as upsert_group wrote it; nullopt when no group has this id.
+  std::optional<GroupKey> read_group(int64_t group_id) const;
+  /// Group ids in ascending order (= creation order): all, or one experiment's.
+  std::vector<int64_t> list_groups(std::optional<int64_t> experiment_id = std::nullopt) const;
+  /// The cells of a group in enqueue order; empty when it has none (or no such group exists).
+  std::vector<CellRecord> group_cells(int64_t group_id) const;
   /// Counts over all cells, or over one experiment's.
   StatusCounts count_cells(std::optional<int64_t> experiment_id = std::nullopt) const;
 
