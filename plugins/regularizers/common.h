@@ -1,0 +1,64 @@
+// Helpers shared by the built-in regularizer plugins (header-only; each plugin .so compiles its own copy).
+// Not part of the plugin SDK: out-of-tree plugins should not include it.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include "merx/regularizer.h"
+
+namespace merx::regularizers {
+
+/// Checks what every objective() relies on; std::invalid_argument naming the plugin otherwise:
+/// at least one domain, one loss per domain, domain ids in [0, n_domains), each domain's features [b_d, F]
+/// with b_d >= 1 and labels [b_d].
+inline void check_step(const StepInput& in, size_t n_domains, const std::string& who) {
+  if (in.domains.empty()) throw std::invalid_argument(who + ": a step without any domain");
+  if (in.domain_losses.size() != in.domains.size())
+    throw std::invalid_argument(who + ": " + std::to_string(in.domains.size()) + " domains but " +
+                                std::to_string(in.domain_losses.size()) + " domain losses");
+  for (const auto& d : in.domains) {
+    if (d.domain < 0 || static_cast<size_t>(d.domain) >= n_domains)
+      throw std::invalid_argument(who + ": domain id " + std::to_string(d.domain) + " outside the " +
+                                  std::to_string(n_domains) + " source domains of setup()");
+    if (d.features.dim() != 2 || d.features.size(0) < 1 || d.labels.dim() != 1 ||
+        d.labels.size(0) != d.features.size(0))
+      throw std::invalid_argument(who + ": domain " + std::to_string(d.domain) +
+                                  " needs features [b, F] with b >= 1 and labels [b]");
+  }
+}
+
+/// ERM part: mean of the per-domain mean losses (every source weighs the same, as `none` and DomainBed).
+inline torch::Tensor erm_loss(const StepInput& in) {
+  return torch::stack(in.domain_losses).mean();
+}
+
+/// A CPU generator seeded with the plugin's seed: the plugin's own initialisation never touches torch's
+/// global generator, so it does not depend on what the engine drew before (docs/plugins.md).
+inline at::Generator seeded_generator(uint64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
+/// PyTorch's nn.Linear initialisation (kaiming_uniform with a = sqrt(5), i.e. weight and bias ~
+/// U(-1/sqrt(in), 1/sqrt(in))), drawn from `gen` on the CPU and copied into the layer wherever it lives.
+inline void init_linear(const torch::nn::Linear& layer, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(layer->weight.size(1)));
+  auto draw = [&](const torch::Tensor& t) {
+    torch::Tensor cpu = torch::empty(t.sizes(), torch::TensorOptions().dtype(t.scalar_type()));
+    cpu.uniform_(-bound, bound, gen);
+    t.copy_(cpu);
+  };
+  draw(layer->weight);
+  if (layer->bias.defined()) draw(layer->bias);
+}
+
+}  // namespace merx::regularizers
