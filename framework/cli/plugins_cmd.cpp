@@ -1,4 +1,8 @@
 // `merx plugins [--kind K] [--json] [--path DIR]...`: what the plugin host found, with parameters.
+// `merx plugins new --kind K --name N DIR`: a plugin project of one's own, from the examples in docs/examples/.
+#include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -6,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/plugin_templates.h"
 #include "cli/table.h"
 #include "merx/errors.h"
 #include "merx/plugins/registry.h"
@@ -96,6 +101,94 @@ int run(const std::string& kind_text, bool as_json, const std::vector<std::strin
   return 0;
 }
 
+
+// ---- merx plugins new ----
+
+// Replaces every occurrence of `from` in one left-to-right pass (text already inserted is not rescanned).
+std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t hit; (hit = text.find(from, pos)) != std::string_view::npos; pos = hit + from.size())
+    out.append(text.substr(pos, hit - pos)).append(to);
+  return out.append(text.substr(pos));
+}
+
+std::string_view template_text(const std::string& path) {
+  for (const auto& f : plugin_template_files())
+    if (f.path == path) return f.text;
+  throw std::logic_error("plugin template missing: " + path);
+}
+
+// "my_net" -> "MyNet": the C++ class name of a plugin called `name`.
+std::string class_name(const std::string& name) {
+  std::string out;
+  bool up = true;
+  for (char c : name) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    up = false;
+  }
+  return out;
+}
+
+// Where the CMake package of this merx is, for the printed build command: an install tree
+// (<prefix>/bin/merx) or a build tree (<build>/bin/merx next to <build>/merxConfig.cmake).
+std::string cmake_hint() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "-DCMAKE_PREFIX_PATH=<merx install prefix>";
+  const auto root = exe.parent_path().parent_path();
+  if (std::filesystem::exists(root / "merxConfig.cmake")) return "-Dmerx_DIR=" + root.string();
+  return "-DCMAKE_PREFIX_PATH=" + root.string();
+}
+
+int scaffold(const std::string& kind_text, const std::string& name, const std::string& dir_text) {
+  const auto kind = plugin_kind_from_string(kind_text);
+  if (!kind) throw UserError("--kind: '" + kind_text + "' is not a plugin kind (backbone, regularizer, augmenter)");
+  const bool name_ok = !name.empty() && std::islower(static_cast<unsigned char>(name[0])) &&
+                       name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+  if (!name_ok)
+    throw UserError("--name: '" + name + "' is not a plugin name (a lower-case letter, then [a-z0-9_])");
+  const std::filesystem::path dir(dir_text);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) &&
+      (!std::filesystem::is_directory(dir, ec) || !std::filesystem::is_empty(dir, ec)))
+    throw UserError(dir_text + ": exists and is not an empty folder (merx plugins new never overwrites files)");
+
+  // The examples: mynet (backbone), myreg (regularizer), myaug (augmenter); the build files come from mynet.
+  const std::string kind_name = to_string(*kind);
+  const std::string example = *kind == PluginKind::Backbone ? "mynet" : *kind == PluginKind::Regularizer ? "myreg" : "myaug";
+  const std::string example_class = *kind == PluginKind::Backbone ? "MyNet" : *kind == PluginKind::Regularizer ? "MyReg" : "MyAug";
+  auto project_file = [&](const std::string& path) {
+    return replace_all(replace_all(template_text(path), "backbone", kind_name), "mynet", name);
+  };
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"CMakeLists.txt", project_file("mynet/CMakeLists.txt")},
+      {"README.md", project_file("mynet/README.md")},
+      {name + ".cpp", replace_all(replace_all(template_text(example + "/" + example + ".cpp"), example_class,
+                                              class_name(name)),
+                                  example, name)},
+  };
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UserError(dir_text + ": cannot create the folder: " + ec.message());
+  for (const auto& [file, text] : files) {
+    std::ofstream out(dir / file, std::ios::binary);
+    out << text;
+    if (!out.flush()) throw UserError((dir / file).string() + ": cannot write");
+    std::cout << "wrote " << (dir / file).string() << "\n";
+  }
+  std::cout << "\nnext:\n"
+            << "  cmake -S " << dir_text << " -B " << dir_text << "/build -G Ninja " << cmake_hint() << "\n"
+            << "  cmake --build " << dir_text << "/build\n"
+            << "  MERX_PLUGIN_PATH=" << dir_text << "/build/plugins merx plugins --kind " << kind_name << "\n"
+            << "then name it in a spec (`" << kind_name << "`: {\"name\": \"" << name
+            << "\"}) with the folder under `plugin_paths`.\n";
+  return 0;
+}
+
 }  // namespace
 
 void add_plugins_command(CLI::App& app, Action& action) {
@@ -106,7 +199,18 @@ void add_plugins_command(CLI::App& app, Action& action) {
   cmd->add_option("--kind", *kind, "Only this kind: backbone, regularizer or augmenter");
   cmd->add_flag("--json", *as_json, "Machine-readable output (JSON array)");
   cmd->add_option("--path", *paths, "Extra plugin folder to search (repeatable; also $MERX_PLUGIN_PATH)");
-  cmd->callback([&action, kind, as_json, paths] { action = [=] { return run(*kind, *as_json, *paths); }; });
+  cmd->callback([&action, kind, as_json, paths] {
+    if (!action) action = [=] { return run(*kind, *as_json, *paths); };
+  });
+
+  auto* make = cmd->add_subcommand("new", "Write a new plugin project (CMakeLists.txt, README.md, <name>.cpp) to DIR");
+  auto new_kind = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto dir = std::make_shared<std::string>();
+  make->add_option("--kind", *new_kind, "backbone, regularizer or augmenter")->required();
+  make->add_option("--name", *name, "Plugin name, [a-z][a-z0-9_]* (what specs call it)")->required();
+  make->add_option("DIR", *dir, "Folder to create (must not exist or be empty)")->required();
+  make->callback([&action, new_kind, name, dir] { action = [=] { return scaffold(*new_kind, *name, *dir); }; });
 }
 
 }  // namespace merx::cli
