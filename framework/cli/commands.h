@@ -17,6 +17,9 @@ void add_plan_command(CLI::App& app, Action& action);
 void add_datasets_command(CLI::App& app, Action& action);
 void add_prep_command(CLI::App& app, Action& action);
 void add_cache_command(CLI::App& app, Action& action);
+void add_synth_command(CLI::App& app, Action& action);
+void add_db_command(CLI::App& app, Action& action);
+void add_run_command(CLI::App& app, Action& action);
 
 /// `merx --version`: version, git commit, LibTorch/OpenCV versions, CUDA availability.
 void print_version();

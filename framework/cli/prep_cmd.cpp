@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/json_arg.h"
+#include "cli/progress.h"
 #include "cli/spec_common.h"
 #include "cli/table.h"
 #include "merx/datasets/load.h"
@@ -40,43 +41,6 @@ struct PrepArgs {
 
 struct Counts {
   std::atomic<size_t> done{0}, cached{0}, fallback{0}, failed{0};
-};
-
-class Progress {
- public:
-  explicit Progress(size_t total)
-      : total_(total),
-        tty_(::isatty(STDERR_FILENO)),
-        enabled_(spdlog::default_logger()->should_log(spdlog::level::info)),  // off under --quiet
-        start_(clock::now()) {}
-  void tick() {
-    const size_t n = ++count_;
-    if (!enabled_) return;
-    const auto now = clock::now();
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (n != total_ && now - last_ < (tty_ ? std::chrono::milliseconds(100) : std::chrono::seconds(5)))
-      return;
-    last_ = now;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    const double rate = secs > 0 ? n / secs : 0;
-    const double eta = rate > 0 ? (total_ - n) / rate : 0;
-    if (tty_) {
-      const int width = 30, filled = total_ ? static_cast<int>(width * n / total_) : width;
-      std::fprintf(stderr, "\r[%s%s] %zu/%zu  %.1f samples/s  ETA %.0f s ", std::string(filled, '#').c_str(),
-                   std::string(width - filled, '.').c_str(), n, total_, rate, eta);
-      if (n == total_) std::fprintf(stderr, "\n");
-    } else {
-      std::fprintf(stderr, "prep: %zu/%zu samples, %.1f samples/s, ETA %.0f s\n", n, total_, rate, eta);
-    }
-  }
-
- private:
-  using clock = std::chrono::steady_clock;
-  size_t total_;
-  bool tty_, enabled_;
-  clock::time_point start_, last_{};
-  std::atomic<size_t> count_{0};
-  std::mutex mutex_;
 };
 
 prep::RecipeConfig recipe_config(const std::string& name, const json& explicit_params) {
@@ -143,7 +107,7 @@ int run_prep(const PrepArgs& args) {
     for (const auto& config : recipes) {
       const prep::Preprocessor prep(config);
       Counts counts;
-      Progress progress(loaded.samples.size());
+      Progress progress(loaded.samples.size(), "prep", "samples");
       std::mutex fail_mutex;
       std::vector<std::string> failures;
       for (const auto& d : loaded.dropped) failures.push_back(d.key + ": " + d.reason);

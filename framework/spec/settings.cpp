@@ -83,7 +83,7 @@ const std::vector<ParamDecl>& training_params() {
           .doc_line("which checkpoint is reported (methods.md §3)"),
       ParamDecl::real("val_fraction", 0.2)
           .range(0.01, 0.9)
-          .doc_line("source_val: share of each source's subjects held out for validation"),
+          .doc_line("source_val: share of each source's clips held out for validation (whole subjects)"),
       ParamDecl::real("grad_clip", 0).range(0, 1e6).doc_line("max global gradient L2 norm; 0 = no clipping"),
       ParamDecl::integer("threads_per_cell", 1)
           .range(1, 1024)

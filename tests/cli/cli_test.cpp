@@ -48,9 +48,9 @@ TEST_CASE("no arguments prints the help with every noun and bad arguments exit 2
   RunResult typo = run_merx("valdate spec.json");
   CHECK(typo.code == 2);
   CHECK(typo.err.find("unknown command `valdate`; did you mean `validate`?") != std::string::npos);
-  RunResult later = run_merx("run spec.json");
+  RunResult later = run_merx("report spec.json");
   CHECK(later.code == 2);
-  CHECK(later.err.find("`merx run` is not available yet") != std::string::npos);
+  CHECK(later.err.find("`merx report` is not available yet") != std::string::npos);
   RunResult bare = run_merx("datasets");
   CHECK(bare.code == 2);
   CHECK(bare.err.find("`merx datasets` needs a subcommand") != std::string::npos);
@@ -203,4 +203,36 @@ TEST_CASE("plan with protocol loso has one fold per global subject read from the
   for (const auto& f : p.at("folds")) folds.insert(f.at("id").get<std::string>());
   CHECK(folds == std::set<std::string>{"alpha/a01", "alpha/a02", "beta/b01", "beta/b02", "gamma/g01", "gamma/g02"});
   CHECK(p.at("cells").size() == 6 * 4 * 2);
+}
+
+TEST_CASE("plugins new writes a project with the name substituted and refuses bad names and used folders") {
+  const auto dir = temp_dir("plugins-new");
+  const auto project = dir / "fn";
+  RunResult r = run_merx("plugins new --kind regularizer --name feature_norm '" + project.string() + "'");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("cmake -S") != std::string::npos);
+  const std::string cpp = merx::test::slurp(project / "feature_norm.cpp");
+  CHECK(cpp.find("class FeatureNorm final : public merx::Regularizer") != std::string::npos);
+  CHECK(cpp.find("MERX_PLUGIN(merx::Regularizer, FeatureNorm, \"feature_norm\"") != std::string::npos);
+  CHECK(cpp.find("myreg") == std::string::npos);
+  CHECK(cpp.find("MyReg") == std::string::npos);
+  const std::string cmake = merx::test::slurp(project / "CMakeLists.txt");
+  CHECK(cmake.find("merx_add_plugin(NAME feature_norm KIND regularizer SOURCES feature_norm.cpp") !=
+        std::string::npos);
+  CHECK(cmake.find("mynet") == std::string::npos);
+  CHECK(cmake.find("backbone") == std::string::npos);
+
+  // The folder now holds files: never overwritten.
+  r = run_merx("plugins new --kind augmenter --name other '" + project.string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("not an empty folder") != std::string::npos);
+  CHECK(merx::test::slurp(project / "feature_norm.cpp") == cpp);
+
+  r = run_merx("plugins new --kind backbone --name My-Net '" + (dir / "x").string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("is not a plugin name") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "x"));
+  r = run_merx("plugins new --kind head --name net '" + (dir / "y").string() + "'");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("is not a plugin kind") != std::string::npos);
 }

@@ -50,7 +50,7 @@ struct TrainingSettings {
   int64_t batch = 32;
   std::string sampler = "domain_balanced";  // domain_balanced | class_balanced | shuffle
   std::string selection = "last";           // last | source_val | loo_source | oracle (methods.md §3)
-  double val_fraction = 0.2;                // source_val: share of each source's subjects held out
+  double val_fraction = 0.2;                // source_val: share of each source's clips held out
   double grad_clip = 0;
   int64_t threads_per_cell = 1;
   std::string device = "auto";  // auto | cpu | cuda

@@ -1,0 +1,276 @@
+// run_cell: training runs (engine/trainer.h), model selection (methods.md §3) and evaluation.
+#include "merx/engine/cell.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <optional>
+
+#include <torch/utils.h>
+
+#include "engine/trainer.h"
+#include "merx/engine/sampler.h"
+#include "merx/engine/validation.h"
+#include "merx/errors.h"
+
+namespace merx::engine {
+
+TestSplit::TestSplit(torch::Tensor x, std::vector<int64_t> y, std::vector<std::string> keys)
+    : x_(std::move(x)), y_(std::move(y)), keys_(std::move(keys)) {
+  const int64_t m = x_.defined() ? x_.size(0) : 0;
+  if (static_cast<size_t>(m) != y_.size() || y_.size() != keys_.size())
+    throw std::invalid_argument("test split: " + std::to_string(m) + " inputs, " + std::to_string(y_.size()) +
+                                " labels and " + std::to_string(keys_.size()) + " keys");
+}
+
+torch::Tensor Model::logits(const torch::Tensor& x) {
+  return head->forward(backbone->forward(x));
+}
+
+void Model::set_training(bool on) {
+  backbone->train(on);
+  head->train(on);
+}
+
+Evaluation evaluate(Model& model, const TestSplit& test, const std::vector<std::string>& classes,
+                    int64_t batch, torch::Device device) {
+  if (batch < 1) throw std::invalid_argument("evaluation batch must be >= 1");
+  const int64_t k = static_cast<int64_t>(classes.size());
+  for (int64_t y : test.y_)
+    if (y < 0 || y >= k) throw std::invalid_argument("test label " + std::to_string(y) + " outside [0, K)");
+  torch::NoGradGuard no_grad;
+  model.set_training(false);
+  Evaluation ev;
+  std::vector<int> truth, pred;
+  const int64_t m = static_cast<int64_t>(test.size());
+  for (int64_t lo = 0; lo < m; lo += batch) {
+    const int64_t n = std::min(batch, m - lo);
+    const torch::Tensor logits =
+        model.logits(test.x_.narrow(0, lo, n).to(device, torch::kFloat)).to(torch::kCPU);
+    const torch::Tensor probs = torch::softmax(logits, 1);
+    const auto a = logits.accessor<float, 2>();
+    const auto p = probs.accessor<float, 2>();
+    for (int64_t i = 0; i < n; ++i) {
+      int best = 0;
+      for (int64_t c = 1; c < k; ++c)
+        if (a[i][c] > a[i][best]) best = static_cast<int>(c);
+      const size_t s = static_cast<size_t>(lo + i);
+      Prediction pr;
+      pr.sample_key = test.keys_[s];
+      pr.true_class = classes[static_cast<size_t>(test.y_[s])];
+      pr.predicted_class = classes[static_cast<size_t>(best)];
+      pr.probabilities = nlohmann::json::object();
+      for (int64_t c = 0; c < k; ++c)
+        pr.probabilities[classes[static_cast<size_t>(c)]] = static_cast<double>(p[i][c]);
+      ev.predictions.push_back(std::move(pr));
+      truth.push_back(static_cast<int>(test.y_[s]));
+      pred.push_back(best);
+    }
+  }
+  ev.confusion = metrics::Confusion::from(classes, truth, pred);
+  return ev;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double or_nan(const std::optional<double>& v) {
+  return v ? *v : std::numeric_limits<double>::quiet_NaN();
+}
+
+// UF1 of the model on training-side samples `positions` (validation clips), evaluation mode.
+std::optional<double> held_out_uf1(detail::Trainer& t, const CellConfig& config, const CellData& data,
+                                   const std::vector<size_t>& positions) {
+  std::vector<int64_t> idx(positions.begin(), positions.end());
+  const torch::Tensor x =
+      data.train.x.index_select(0, torch::tensor(idx, torch::kLong).to(data.train.x.device()));
+  std::vector<int> truth;
+  for (size_t p : positions) truth.push_back(static_cast<int>(data.train.y[p]));
+  const std::vector<int> pred = detail::predict(t.model(), x, config.eval_batch, config.device);
+  return metrics::uf1(metrics::Confusion::from(data.classes, truth, pred));
+}
+
+// Keeps the best epoch's weights: strictly better replaces, so ties keep the earliest epoch.
+struct BestEpoch {
+  double value = -std::numeric_limits<double>::infinity();
+  std::optional<int64_t> epoch;
+  std::vector<torch::Tensor> state;
+  void offer(const std::optional<double>& v, int64_t e, Model& m) {
+    if (v && *v > value) {
+      value = *v;
+      epoch = e;
+      state = detail::snapshot(m);
+    }
+  }
+};
+
+}  // namespace
+
+CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, const CellData& data) {
+  CellOutcome out;
+  CellResult& r = out.result;
+  const TrainingSettings& t = config.training;
+  r.status = CellStatus::Done;
+  r.selection = t.selection;
+  r.device = config.device.str();
+  r.threads = torch::get_num_threads();
+
+  const size_t n = data.train.size();
+  std::vector<std::unique_ptr<detail::Trainer>> runs;  // every training run of the cell; the last is reported
+  nlohmann::json info = {
+      {"sampler", t.sampler},           {"batch", t.batch},       {"epochs", t.epochs}, {"train_clips", n},
+      {"test_clips", data.test.size()}, {"classes", data.classes}};
+  std::vector<CurvePoint> selection_curves;
+  try {
+    if (n == 0) throw UserError("the fold has no training clips");
+    if (data.test.size() == 0) throw UserError("the fold has no test clips");
+    std::vector<size_t> all(n);
+    std::iota(all.begin(), all.end(), size_t(0));
+
+    if (t.selection == "last") {
+      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, all));
+      runs.back()->train(t.epochs, {});
+      r.chosen_epoch = t.epochs - 1;
+    } else if (t.selection == "source_val" || t.selection == "oracle") {
+      std::vector<size_t> fit = all, val;
+      if (t.selection == "source_val") {
+        std::vector<SplitItem> items(n);
+        for (size_t i = 0; i < n; ++i)
+          items[i] = {data.train.keys[i], data.source_domains.at(static_cast<size_t>(data.train.domain[i])),
+                      data.train.subjects[i], data.train.y[i]};
+        ValidationSplit split = source_val_split(items, data.classes, t.val_fraction,
+                                                 derive_seed(config.cell_seed, "source_val"));
+        if (split.validation.empty())
+          throw UserError(
+              "selection source_val: no validation clips can be held out (every source has a single "
+              "subject); use selection `last`");
+        r.validation_split = split.record;
+        val = split.validation;
+        fit.clear();
+        std::vector<bool> held(n, false);
+        for (size_t v : val) held[v] = true;
+        for (size_t i = 0; i < n; ++i)
+          if (!held[i]) fit.push_back(i);
+        info["validation_clips"] = val.size();
+      }
+      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, fit));
+      detail::Trainer& run = *runs.back();
+      BestEpoch best;
+      const std::string curve = t.selection == "source_val" ? "source_val_uf1" : "oracle_test_uf1";
+      run.train(t.epochs, [&](int64_t e) {
+        const std::optional<double> v = t.selection == "source_val"
+                                            ? held_out_uf1(run, config, data, val)
+                                            : metrics::uf1(evaluate(run.model(), data.test, data.classes,
+                                                                    config.eval_batch, config.device)
+                                                               .confusion);
+        selection_curves.push_back({e, curve, or_nan(v)});
+        best.offer(v, e, run.model());
+      });
+      if (best.epoch) {
+        detail::restore(run.model(), best.state);
+        r.chosen_epoch = best.epoch;
+      } else {
+        r.chosen_epoch = t.epochs - 1;  // no epoch had a defined score: the last one is reported
+        info["selection_note"] = "no epoch had a defined " + curve + "; the last epoch is reported";
+      }
+    } else if (t.selection == "loo_source") {
+      // Each source in turn is the validation set of a run on the others; the epoch with the best mean UF1
+      // over those runs is chosen, and a run on all sources is stopped there (same seeds, same schedule).
+      std::map<int64_t, std::vector<size_t>> by_source;
+      for (size_t i = 0; i < n; ++i) by_source[data.train.domain[i]].push_back(i);
+      if (by_source.size() < 3)
+        throw UserError("selection loo_source needs at least 3 source datasets; this fold trains on " +
+                        std::to_string(by_source.size()));
+      std::vector<double> sum(static_cast<size_t>(t.epochs), 0.0);
+      std::vector<int64_t> count(static_cast<size_t>(t.epochs), 0);
+      nlohmann::json held = nlohmann::json::array();
+      for (const auto& [d, positions] : by_source) {
+        const std::string name = data.source_domains.at(static_cast<size_t>(d));
+        held.push_back(name);
+        std::vector<size_t> rest;
+        for (size_t i = 0; i < n; ++i)
+          if (data.train.domain[i] != d) rest.push_back(i);
+        detail::Trainer run(config, registry, data, rest);
+        run.train(t.epochs, [&](int64_t e) {
+          const auto v = held_out_uf1(run, config, data, positions);
+          selection_curves.push_back({e, "loo_source_uf1/" + name, or_nan(v)});
+          if (v) {
+            sum[static_cast<size_t>(e)] += *v;
+            ++count[static_cast<size_t>(e)];
+          }
+        });
+        info["loo_source_fit_seconds"] = info.value("loo_source_fit_seconds", 0.0) + run.fit_seconds();
+        info["loo_source_train_seconds"] = info.value("loo_source_train_seconds", 0.0) + run.train_seconds();
+      }
+      int64_t chosen = t.epochs - 1;
+      double best = -std::numeric_limits<double>::infinity();
+      for (int64_t e = 0; e < t.epochs; ++e) {
+        const size_t i = static_cast<size_t>(e);
+        const double mean =
+            count[i] ? sum[i] / static_cast<double>(count[i]) : std::numeric_limits<double>::quiet_NaN();
+        selection_curves.push_back({e, "loo_source_uf1", mean});
+        if (count[i] && mean > best) {
+          best = mean;
+          chosen = e;
+        }
+      }
+      r.validation_split = {{"method", "loo_source"}, {"sources", held}};
+      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, all));
+      runs.back()->train(chosen + 1, {});
+      r.chosen_epoch = chosen;
+    } else {
+      throw UserError("training.selection: unknown selection '" + t.selection + "'");
+    }
+
+    detail::Trainer& reported = *runs.back();
+    out.model = reported.model();
+    info["steps_per_epoch"] = reported.steps_per_epoch();
+    info["epochs_run"] = reported.epochs_done();
+    info["augmented_clips"] = reported.extended();
+    info["sources"] = reported.sources();
+
+    const auto e0 = Clock::now();
+    Evaluation ev = evaluate(out.model, data.test, data.classes, config.eval_batch, config.device);
+    r.predictions = std::move(ev.predictions);
+    r.metrics = metrics::metric_rows(ev.confusion, MetricScope::Fold);
+    r.confusion = metrics::confusion_entries(ev.confusion, MetricScope::Fold);
+    r.eval_seconds = since(e0);
+  } catch (const detail::Interrupted& e) {
+    r.status = CellStatus::Interrupted;
+    r.error = e.what();
+  } catch (const std::exception& e) {  // NonFiniteLoss, plugin and data problems
+    r.status = CellStatus::Failed;
+    r.error = e.what();
+  }
+  if (!runs.empty()) {
+    double fit = 0, train = 0;
+    for (const auto& run : runs) {
+      fit += run->fit_seconds();
+      train += run->train_seconds();
+    }
+    r.fit_seconds = fit + info.value("loo_source_fit_seconds", 0.0);
+    r.train_seconds = train + info.value("loo_source_train_seconds", 0.0);
+    r.curves = runs.back()->curves();
+  }
+  r.curves.insert(r.curves.end(), selection_curves.begin(), selection_curves.end());
+  if (r.status != CellStatus::Done) {
+    r.metrics.clear();
+    r.confusion.clear();
+    r.predictions.clear();
+  }
+  r.artifacts.push_back({"engine.training", info});
+  if (!data.excluded.empty()) {
+    nlohmann::json ex = nlohmann::json::array();
+    for (const auto& [key, reason] : data.excluded) ex.push_back({{"key", key}, {"reason", reason}});
+    r.artifacts.push_back({"engine.excluded_samples", ex});
+  }
+  return out;
+}
+
+}  // namespace merx::engine

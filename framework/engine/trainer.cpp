@@ -1,0 +1,343 @@
+#include "engine/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+#include <torch/utils.h>
+
+#include "merx/errors.h"
+
+namespace merx::engine::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+torch::Tensor long_tensor(const std::vector<int64_t>& v, torch::Device device) {
+  return torch::tensor(v, torch::TensorOptions().dtype(torch::kLong)).to(device);
+}
+
+std::unique_ptr<torch::optim::OptimizerOptions> group_options(const TrainingSettings& t, double lr,
+                                                              double wd) {
+  namespace o = torch::optim;
+  if (t.optimizer == "adam") return std::make_unique<o::AdamOptions>(o::AdamOptions(lr).weight_decay(wd));
+  if (t.optimizer == "adamw") return std::make_unique<o::AdamWOptions>(o::AdamWOptions(lr).weight_decay(wd));
+  if (t.optimizer == "sgd")
+    return std::make_unique<o::SGDOptions>(o::SGDOptions(lr).momentum(t.momentum).weight_decay(wd));
+  throw UserError("training.optimizer: unknown optimizer '" + t.optimizer + "' (adam, adamw, sgd)");
+}
+
+// The lr factor of an epoch (0-based): step decays by gamma every step_size epochs; cosine anneals from lr
+// to 0 over `epochs` (torch's CosineAnnealingLR with T_max = epochs, eta_min = 0, stepped per epoch).
+double lr_factor(const TrainingSettings& t, int64_t epoch) {
+  if (t.schedule == "step") return std::pow(t.gamma, static_cast<double>(epoch / t.step_size));
+  if (t.schedule == "cosine")
+    return 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(t.epochs)));
+  return 1.0;
+}
+
+}  // namespace
+
+Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const CellData& data,
+                 const std::vector<size_t>& positions)
+    : config_(config) {
+  const TrainSet& ts = data.train;
+  const torch::Device device = config.device;
+  const size_t k = data.classes.size();
+  if (positions.empty()) throw UserError("no training clips");
+
+  // Sources of this run, sorted by name; their indices re-numbered.
+  std::vector<bool> present(data.source_domains.size(), false);
+  for (size_t p : positions) present.at(static_cast<size_t>(ts.domain.at(p))) = true;
+  std::vector<int64_t> remap(data.source_domains.size(), -1);
+  std::vector<std::pair<std::string, size_t>> named;
+  for (size_t d = 0; d < present.size(); ++d)
+    if (present[d]) named.emplace_back(data.source_domains[d], d);
+  std::sort(named.begin(), named.end());
+  for (size_t i = 0; i < named.size(); ++i) {
+    sources_.push_back(named[i].first);
+    remap[named[i].second] = static_cast<int64_t>(i);
+  }
+  std::vector<int64_t> idx;
+  for (size_t p : positions) {
+    idx.push_back(static_cast<int64_t>(p));
+    domain_.push_back(remap[static_cast<size_t>(ts.domain[p])]);
+    labels_.push_back(ts.y[p]);
+  }
+  const torch::Tensor index = long_tensor(idx, ts.x.device());
+  x_ = ts.x.index_select(0, index).to(device, torch::kFloat);
+  y_ = long_tensor(labels_, device);
+
+  // Backbone and head: the same initialisation for every method at this (fold, seed).
+  torch::manual_seed(derive_seed(config.cell_seed, "init"));
+  model_.backbone = registry.create<Backbone>(config.backbone.name, config.backbone.params);
+  const InputShape in = model_.backbone->input_shape();
+  const std::vector<int64_t> want = {in.channels, in.height, in.width};
+  const std::vector<int64_t> have(x_.sizes().begin() + 1, x_.sizes().end());
+  if (want != have)
+    throw UserError("backbone `" + config.backbone.name + "` expects inputs " + shape_text(want) +
+                    ", the recipe makes " + shape_text(have));
+  model_.head =
+      torch::nn::Linear(torch::nn::LinearOptions(model_.backbone->feature_dim(), static_cast<int64_t>(k)));
+  model_.backbone->to(device);
+  model_.head->to(device);
+
+  // Augmenter: fitted on this run's training samples only.
+  const auto fit0 = Clock::now();
+  const std::string aug_purpose = "augmenter:" + config.augmenter.name;
+  torch::manual_seed(derive_seed(config.cell_seed, aug_purpose));
+  augmenter_ = registry.create<Augmenter>(config.augmenter.name, config.augmenter.params);
+  SampleSet fit_set;
+  fit_set.x = x_;
+  fit_set.y = y_;
+  fit_set.domain = long_tensor(domain_, device);
+  if (ts.au.defined()) fit_set.au = ts.au.index_select(0, index.to(ts.au.device())).to(device);
+  fit_set.au_ids = ts.au_ids;
+  for (size_t p : positions) fit_set.keys.push_back(ts.keys.at(p));
+  AugmenterSetup aug_setup{sources_, data.classes, derive_seed(config.cell_seed, aug_purpose), device};
+  augmenter_->fit(aug_setup, fit_set);
+  if (augmenter_->mode() == AugmenterMode::Extend) {
+    SampleSet more = augmenter_->extend(fit_set);
+    if (more.x.defined() && more.x.size(0) > 0) {
+      const int64_t m = more.x.size(0);
+      const bool ok = more.x.dim() == 4 && more.x.sizes().slice(1) == x_.sizes().slice(1) &&
+                      more.y.defined() && more.y.numel() == m && more.domain.defined() &&
+                      more.domain.numel() == m;
+      if (!ok)
+        throw std::runtime_error("augmenter `" + config.augmenter.name + "`: extend() returned x " +
+                                 shape_text(more.x.sizes().vec()) + " with " +
+                                 std::to_string(more.y.defined() ? more.y.numel() : 0) + " labels and " +
+                                 std::to_string(more.domain.defined() ? more.domain.numel() : 0) +
+                                 " domains; expected [M, " + shape_text(have).substr(1) + " and M of each");
+      const auto my = more.y.to(torch::kCPU, torch::kLong), md = more.domain.to(torch::kCPU, torch::kLong);
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t c = my[i].item<int64_t>(), d = md[i].item<int64_t>();
+        if (c < 0 || c >= static_cast<int64_t>(k) || d < 0 || d >= static_cast<int64_t>(sources_.size()))
+          throw std::runtime_error("augmenter `" + config.augmenter.name + "`: generated sample " +
+                                   std::to_string(i) + " has class " + std::to_string(c) + " / domain " +
+                                   std::to_string(d) + " outside the cell's classes / sources");
+        labels_.push_back(c);
+        domain_.push_back(d);
+      }
+      x_ = torch::cat({x_, more.x.to(device, torch::kFloat)});
+      y_ = long_tensor(labels_, device);
+      extended_ = static_cast<size_t>(m);
+    }
+  }
+  fit_seconds_ = since(fit0);
+
+  // Regularizer: its own modules, its own seed.
+  const std::string reg_purpose = "regularizer:" + config.regularizer.name;
+  torch::manual_seed(derive_seed(config.cell_seed, reg_purpose));
+  regularizer_ = registry.create<Regularizer>(config.regularizer.name, config.regularizer.params);
+  const RegularizerRequirements req = regularizer_->requirements();
+  if (static_cast<int64_t>(sources_.size()) < req.min_source_domains)
+    throw UserError("regularizer `" + config.regularizer.name + "` needs at least " +
+                    std::to_string(req.min_source_domains) + " source datasets; this training run has " +
+                    std::to_string(sources_.size()));
+  if (req.needs_domain_balanced && config.training.sampler != "domain_balanced")
+    throw UserError("regularizer `" + config.regularizer.name +
+                    "` needs training.sampler `domain_balanced`, not `" + config.training.sampler + "`");
+  regularizer_->setup(RegularizerSetup{sources_, model_.backbone->feature_dim(), static_cast<int64_t>(k),
+                                       config.training.sampler, derive_seed(config.cell_seed, reg_purpose),
+                                       device});
+  regularizer_->to(device);
+
+  std::vector<SamplerItem> items(labels_.size());
+  for (size_t i = 0; i < items.size(); ++i) items[i] = {domain_[i], labels_[i]};
+  sampler_ = std::make_unique<BatchSampler>(config.training.sampler, config.training.batch, std::move(items),
+                                            static_cast<int64_t>(sources_.size()), static_cast<int64_t>(k),
+                                            derive_seed(config.cell_seed, "sampler"));
+  total_steps_ = sampler_->steps_per_epoch() * config.training.epochs;
+  build_optimizer();
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::build_optimizer() {
+  namespace o = torch::optim;
+  const TrainingSettings& t = config_.training;
+  std::vector<o::OptimizerParamGroup> groups;
+  base_lr_.clear();
+  clip_params_.clear();
+  std::vector<torch::Tensor> main = model_.backbone->parameters();
+  for (const auto& p : model_.head->parameters()) main.push_back(p);
+  auto add = [&](std::vector<torch::Tensor> params, double lr, double wd) {
+    if (params.empty()) return;
+    clip_params_.insert(clip_params_.end(), params.begin(), params.end());
+    base_lr_.push_back(lr);
+    groups.emplace_back(std::move(params), group_options(t, lr, wd));
+  };
+  add(main, t.lr, t.weight_decay);
+  for (auto& g : regularizer_->param_groups())
+    add(g.parameters, g.lr < 0 ? t.lr : g.lr, g.weight_decay < 0 ? t.weight_decay : g.weight_decay);
+  if (t.optimizer == "adam")
+    optimizer_ =
+        std::make_unique<o::Adam>(std::move(groups), o::AdamOptions(t.lr).weight_decay(t.weight_decay));
+  else if (t.optimizer == "adamw")
+    optimizer_ =
+        std::make_unique<o::AdamW>(std::move(groups), o::AdamWOptions(t.lr).weight_decay(t.weight_decay));
+  else
+    optimizer_ = std::make_unique<o::SGD>(
+        std::move(groups), o::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
+}
+
+void Trainer::set_lr(int64_t epoch) {
+  const double f = lr_factor(config_.training, epoch);
+  auto& groups = optimizer_->param_groups();
+  for (size_t i = 0; i < groups.size() && i < base_lr_.size(); ++i)
+    groups[i].options().set_lr(base_lr_[i] * f);
+}
+
+void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epoch) {
+  namespace F = torch::nn::functional;
+  const auto t0 = Clock::now();
+  if (epochs_done_ == 0) torch::manual_seed(derive_seed(config_.cell_seed, "dropout"));
+  const torch::Device device = config_.device;
+  const bool transform = augmenter_->mode() == AugmenterMode::Transform;
+  for (int64_t epoch = epochs_done_; epoch < until; ++epoch) {
+    model_.set_training(true);
+    regularizer_->train(true);
+    set_lr(epoch);
+    std::vector<std::string> names = {"loss"};
+    std::vector<double> sums = {0.0};
+    int64_t steps = 0;
+    for (auto& batch : sampler_->next_epoch()) {
+      if (config_.stop && config_.stop->load())
+        throw Interrupted("interrupted at step " + std::to_string(step_));
+      if (regularizer_->reset_optimizer_before(step_)) {
+        build_optimizer();
+        set_lr(epoch);
+      }
+      // Per-domain sub-batches are contiguous runs after a stable sort by domain.
+      std::stable_sort(batch.begin(), batch.end(),
+                       [&](size_t a, size_t b) { return domain_[a] < domain_[b]; });
+      std::vector<int64_t> idx(batch.begin(), batch.end()), dom(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) dom[i] = domain_[batch[i]];
+      const torch::Tensor index = long_tensor(idx, device);
+      torch::Tensor xb = x_.index_select(0, index), yb = y_.index_select(0, index);
+      if (transform) {
+        SampleSet sb;
+        sb.x = xb;
+        sb.y = yb;
+        sb.domain = long_tensor(dom, device);
+        augmenter_->transform(sb, step_);
+        if (!sb.x.defined() || sb.x.sizes() != xb.sizes() || !sb.y.defined() || sb.y.numel() != yb.numel())
+          throw std::runtime_error("augmenter `" + config_.augmenter.name +
+                                   "`: transform() changed the batch shape");
+        xb = sb.x;
+        yb = sb.y;
+      }
+      const torch::Tensor features = model_.backbone->forward(xb);
+      const torch::Tensor logits = model_.head->forward(features);
+      StepInput in;
+      in.head = model_.head;
+      in.step = step_;
+      in.total_steps = total_steps_;
+      for (size_t lo = 0; lo < dom.size();) {
+        size_t hi = lo;
+        while (hi < dom.size() && dom[hi] == dom[lo]) ++hi;
+        const int64_t a = static_cast<int64_t>(lo), n = static_cast<int64_t>(hi - lo);
+        DomainBatch db{dom[lo], features.narrow(0, a, n), logits.narrow(0, a, n), yb.narrow(0, a, n)};
+        in.domain_losses.push_back(F::cross_entropy(db.logits, db.labels));
+        in.domains.push_back(std::move(db));
+        lo = hi;
+      }
+      Objective obj = regularizer_->objective(in);
+      std::vector<double> values = {obj.total.item<double>()};
+      bool finite = std::isfinite(values[0]);
+      for (const auto& [name, v] : obj.components) {
+        values.push_back(v.item<double>());
+        finite = finite && std::isfinite(values.back());
+      }
+      if (!finite) {
+        std::ostringstream msg;
+        msg << "non-finite loss at step " << step_ << " (epoch " << epoch << ", batch " << steps << " of "
+            << sampler_->steps_per_epoch() << "): loss=" << values[0];
+        for (size_t i = 0; i < obj.components.size(); ++i)
+          msg << ", " << obj.components[i].first << "=" << values[i + 1];
+        throw NonFiniteLoss(msg.str());
+      }
+      if (steps == 0)
+        for (const auto& c : obj.components) names.push_back("loss/" + c.first);
+      if (sums.size() < names.size()) sums.resize(names.size(), 0.0);
+      for (size_t i = 0; i < values.size() && i < sums.size(); ++i) sums[i] += values[i];
+      optimizer_->zero_grad();
+      obj.total.backward();
+      if (config_.training.grad_clip > 0)
+        torch::nn::utils::clip_grad_norm_(clip_params_, config_.training.grad_clip);
+      optimizer_->step();
+      ++step_;
+      ++steps;
+    }
+    for (size_t i = 0; i < names.size(); ++i)
+      curves_.push_back({epoch, names[i], steps > 0 ? sums[i] / static_cast<double>(steps) : 0.0});
+    epochs_done_ = epoch + 1;
+    if (after_epoch) after_epoch(epoch);
+  }
+  train_seconds_ += since(t0);
+}
+
+namespace {
+std::vector<torch::nn::Module*> modules(Model& model) {
+  return {static_cast<torch::nn::Module*>(model.backbone.get()),
+          static_cast<torch::nn::Module*>(model.head.get())};
+}
+}  // namespace
+
+std::vector<torch::Tensor> snapshot(Model& model) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (torch::nn::Module* m : modules(model)) {
+    for (const auto& p : m->parameters()) out.push_back(p.detach().clone());
+    for (const auto& b : m->buffers()) out.push_back(b.detach().clone());
+  }
+  return out;
+}
+
+void restore(Model& model, const std::vector<torch::Tensor>& state) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (torch::nn::Module* m : modules(model)) {
+    for (auto& p : m->parameters()) p.copy_(state.at(i++));
+    for (auto& b : m->buffers()) b.copy_(state.at(i++));
+  }
+}
+
+std::vector<int> predict(Model& model, const torch::Tensor& x, int64_t batch, torch::Device device) {
+  if (batch < 1) throw std::invalid_argument("evaluation batch must be >= 1");
+  torch::NoGradGuard no_grad;
+  model.set_training(false);
+  std::vector<int> out;
+  const int64_t m = x.size(0);
+  for (int64_t lo = 0; lo < m; lo += batch) {
+    const int64_t n = std::min(batch, m - lo);
+    const torch::Tensor logits = model.logits(x.narrow(0, lo, n).to(device, torch::kFloat)).to(torch::kCPU);
+    const auto a = logits.accessor<float, 2>();
+    for (int64_t i = 0; i < n; ++i) {
+      int best = 0;
+      for (int64_t c = 1; c < a.size(1); ++c)
+        if (a[i][c] > a[i][best]) best = static_cast<int>(c);
+      out.push_back(best);
+    }
+  }
+  return out;
+}
+
+}  // namespace merx::engine::detail

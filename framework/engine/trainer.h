@@ -1,0 +1,86 @@
+// Internal to the engine: one training run of a cell on a subset of its training samples (the whole set,
+// training minus validation, or all sources but one). Builds fresh plugins, fits the augmenter, and runs the
+// epochs; never sees the test split.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include "merx/augmenter.h"
+#include "merx/engine/cell.h"
+#include "merx/engine/sampler.h"
+#include "merx/regularizer.h"
+
+namespace merx::engine::detail {
+
+/// A non-finite loss: what() names the step, epoch and every loss component.
+struct NonFiniteLoss : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// The stop flag was set.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Trainer {
+ public:
+  /// `positions`: the samples of data.train this run fits on (ascending). Builds backbone + head, fits the
+  /// augmenter, sets up the regularizer and the optimizer (see run_cell for the seeds). Throws UserError
+  /// for a backbone whose input shape differs from the tensors, or a regularizer requirement the fold
+  /// does not meet.
+  Trainer(const CellConfig& config, const PluginRegistry& registry, const CellData& data,
+          const std::vector<size_t>& positions);
+  ~Trainer();
+
+  /// Runs epochs [epochs_done(), until) and calls after_epoch(e) after each (model in training mode on
+  /// entry; the callback may switch modes, the next epoch switches back). Throws NonFiniteLoss, Interrupted.
+  void train(int64_t until, const std::function<void(int64_t)>& after_epoch);
+
+  Model& model() { return model_; }
+  int64_t epochs_done() const { return epochs_done_; }
+  int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
+  /// Per epoch: "loss" (mean total objective over the epoch's steps) and "loss/<component>".
+  const std::vector<CurvePoint>& curves() const { return curves_; }
+  double fit_seconds() const { return fit_seconds_; }
+  double train_seconds() const { return train_seconds_; }
+  size_t extended() const { return extended_; }  // samples the augmenter added
+  const std::vector<std::string>& sources() const { return sources_; }
+
+ private:
+  void build_optimizer();
+  void set_lr(int64_t epoch);
+
+  const CellConfig& config_;
+  std::vector<std::string> sources_;  // source datasets of this run, sorted by name
+  Model model_;
+  std::shared_ptr<Regularizer> regularizer_;
+  std::shared_ptr<Augmenter> augmenter_;
+  torch::Tensor x_, y_;          // training tensors on the device (augmented ones appended)
+  std::vector<int64_t> domain_;  // per training sample, index into sources_
+  std::vector<int64_t> labels_;  // per training sample
+  std::unique_ptr<BatchSampler> sampler_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> base_lr_;  // per optimizer group
+  std::vector<torch::Tensor> clip_params_;
+  std::vector<CurvePoint> curves_;
+  int64_t epochs_done_ = 0, step_ = 0, total_steps_ = 0;
+  double fit_seconds_ = 0, train_seconds_ = 0;
+  size_t extended_ = 0;
+};
+
+/// Clones every parameter and buffer of the model (a checkpoint in memory).
+std::vector<torch::Tensor> snapshot(Model& model);
+/// Copies a snapshot back.
+void restore(Model& model, const std::vector<torch::Tensor>& state);
+/// Predicted class per row of x [M, C, H, W], evaluation mode, no gradients, batches of `batch`.
+std::vector<int> predict(Model& model, const torch::Tensor& x, int64_t batch, torch::Device device);
+
+}  // namespace merx::engine::detail
