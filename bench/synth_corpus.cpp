@@ -12,10 +12,10 @@
 // classes. --check exits 1 when the 2-thread generation takes 180 s or more.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>

@@ -470,12 +470,6 @@ std::vector<cv::Point2f> FaceModel::mesh_at(const ClipPlan& clip, int k) const {
   return p;
 }
 
-std::vector<cv::Point2f> FaceModel::landmarks(const ClipPlan& clip, int k) const {
-  auto p = mesh_at(clip, k);
-  p.resize(kLandmarks);
-  return p;
-}
-
 cv::Mat FaceModel::render(const ClipPlan& clip, int k, cv::RNG& noise) const {
   const int W = domain_->width, H = domain_->height;
   const std::vector<cv::Point2f> dst = mesh_at(clip, k);

@@ -205,8 +205,6 @@ class FaceModel {
   double iod() const { return iod_; }
   /// Renders frame k of a clip as CV_8UC1 (gray domains) or CV_8UC3. Deterministic given clip.seed.
   cv::Mat render(const ClipPlan& clip, int k, cv::RNG& noise) const;
-  /// Landmarks (68) of frame k, pixels (for checks).
-  std::vector<cv::Point2f> landmarks(const ClipPlan& clip, int k) const;
 
  private:
   std::vector<cv::Point2f> mesh_at(const ClipPlan& clip, int k) const;

@@ -1,6 +1,7 @@
 // The tiny demo corpus as the rest of merx sees it: the official adapters read it unchanged (through the
 // corpus's own datasets.json), with the counts docs/demo-corpus.md gives for the preset; annotations agree
-// with ground_truth.csv; the output is byte-identical for the same seed; the CLI's user errors.
+// with ground_truth.csv; the OpenFace-style CSVs; the output is byte-identical for the same seed; the CLI
+// with one source and with none.
 #include <algorithm>
 #include <set>
 
