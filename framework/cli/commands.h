@@ -4,8 +4,13 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
+
+namespace merx {
+class Store;
+}
 
 namespace merx::cli {
 
@@ -19,7 +24,15 @@ void add_prep_command(CLI::App& app, Action& action);
 void add_cache_command(CLI::App& app, Action& action);
 void add_synth_command(CLI::App& app, Action& action);
 void add_db_command(CLI::App& app, Action& action);
+/// `merx db compare|merge|export` (db_compare_cmd.cpp), added to the `db` subcommand by add_db_command.
+void add_db_compare_commands(CLI::App& db, Action& action);
+/// Opens an existing results database read-only, upgrading an older schema first when the file is
+/// writable (db_compare_cmd.cpp). UserError for a missing file or one that is not a merx database.
+merx::Store open_results_for_reading(const std::string& file);
 void add_run_command(CLI::App& app, Action& action);
+/// `merx slurm` (slurm_cmd.cpp): sbatch job array over `merx run --shard`, plus a merge job.
+void add_slurm_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
 
 /// `merx --version`: version, git commit, LibTorch/OpenCV versions, CUDA availability.
 void print_version();

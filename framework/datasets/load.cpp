@@ -65,6 +65,8 @@ const std::vector<AdapterOption>& common_adapter_options() {
       {"sheet", "string", "(first sheet)", "worksheet of the annotation file"},
       {"cropped", "bool", "false", "the frames are already face crops (e.g. MEB's cropped copies)"},
       {"fps", "number", "(per adapter)", "frames per second, overriding the corpus value"},
+      {"openface", "string", "",
+       "folder of OpenFace CSVs <subject>/<clip>.csv, relative to the root (au_gan's au_source `openface`)"},
   };
   return o;
 }

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <optional>
 
+#include <c10/util/Exception.h>
 #include <torch/utils.h>
 
 #include "engine/trainer.h"
@@ -244,6 +245,9 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
   } catch (const detail::Interrupted& e) {
     r.status = CellStatus::Interrupted;
     r.error = e.what();
+  } catch (const c10::OutOfMemoryError& e) {  // CUDA (or CPU allocator) out of memory: this cell only
+    r.status = CellStatus::Failed;
+    r.error = std::string("out of memory: ") + e.what_without_backtrace();
   } catch (const std::exception& e) {  // NonFiniteLoss, plugin and data problems
     r.status = CellStatus::Failed;
     r.error = e.what();
@@ -265,6 +269,8 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
     r.predictions.clear();
   }
   r.artifacts.push_back({"engine.training", info});
+  if (!runs.empty())  // the reported run's augmenter (interface >= 2): "<plugin>.<key>"
+    for (const auto& [name, value] : runs.back()->augmenter_artifacts()) r.artifacts.push_back({name, value});
   if (!data.excluded.empty()) {
     nlohmann::json ex = nlohmann::json::array();
     for (const auto& [key, reason] : data.excluded) ex.push_back({{"key", key}, {"reason", reason}});

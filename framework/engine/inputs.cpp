@@ -18,6 +18,9 @@
 #include <opencv2/core/utility.hpp>
 
 #include "merx/datasets/labels.h"
+#include "merx/datasets/openface.h"
+#include "merx/errors.h"
+#include "merx/preprocessing/au_roi.h"
 #include "merx/preprocessing/cache.h"
 #include "merx/spec/folds.h"
 
@@ -47,6 +50,13 @@ std::vector<float> au_row(const SampleRecord& s, const std::vector<int>& ids) {
   return row;
 }
 
+// The AU source of a sweep point: its augmenter's string parameter `au_source` when it declares one
+// (merx/augmenter.h), else the corpus annotations.
+std::string au_source(const SweepPoint& pt) {
+  const auto it = pt.augmenter.params.find("au_source");
+  return it != pt.augmenter.params.end() && it->is_string() ? it->get<std::string>() : "annotations";
+}
+
 }  // namespace
 
 struct RunInputs::Impl {
@@ -60,10 +70,14 @@ struct RunInputs::Impl {
     torch::Tensor x;  // [N, C, S, S] float32, CPU
     std::unordered_map<std::string, int64_t> row;
     std::unordered_map<std::string, std::string> failed;  // key -> reason
+    bool flow = false;                                    // flow_* recipe: roi holds flow_roi magnitudes
+    std::vector<std::vector<float>> roi;  // per row: raw flow_roi magnitudes, cross set (NaN = none)
   };
   std::vector<LabelSet> label_sets;
   std::vector<RecipeTensors> recipes;
   std::map<size_t, size_t> point_labels, point_recipe;  // point index -> position in the vectors above
+  // au_source openface: sample key -> cross-set AU intensities (NaN row = missing)
+  std::unordered_map<std::string, std::vector<float>> openface;
   InputStats stats;
 };
 
@@ -114,6 +128,43 @@ RunInputs RunInputs::build(const Plan& plan, const std::vector<size_t>& points_i
   im.stats.label_settings = im.label_sets.size();
   im.stats.samples = samples.size();
 
+  // OpenFace AU vectors, when a point asks for them: each dataset's option `openface` (relative to its root).
+  if (std::any_of(points.begin(), points.end(),
+                  [&](size_t pi) { return au_source(plan.points.at(pi)) == "openface"; })) {
+    std::map<std::string, std::filesystem::path> folders;
+    for (size_t i = 0; i < plan.datasets.size(); ++i) {
+      const DatasetSpec& d = plan.datasets[i];
+      const auto it = d.options.find("openface");
+      if (it == d.options.end() || !it->is_string()) {
+        spdlog::warn(
+            "datasets[{}] ({}): no option `openface`; its clips get no AU intensities (au_source openface)",
+            i, d.name);
+        continue;
+      }
+      std::filesystem::path f = it->get<std::string>();
+      if (f.is_relative()) f = d.root / f;
+      if (!std::filesystem::is_directory(f))
+        throw UserError("datasets[" + std::to_string(i) + "].options.openface: folder " + f.string() +
+                        " does not exist");
+      folders[d.name] = f;
+    }
+    const std::vector<int>& ids = au_set("cross");
+    OpenFaceStats of;
+    for (const SampleRecord* s : samples) {
+      std::vector<float> row(ids.size(), std::numeric_limits<float>::quiet_NaN());
+      if (const auto f = folders.find(s->dataset); f != folders.end()) {
+        const OpenFaceAus a = openface_sample_aus(f->second, *s, ids, &of);
+        if (a.values) row = *a.values;
+      }
+      im.openface[s->key] = std::move(row);
+    }
+    spdlog::info(
+        "OpenFace AUs: {} clips, {} at the apex row, {} within 2 frames, {} missing, {} negative "
+        "intensities clamped",
+        of.clips, of.exact, of.nearby, of.missing, of.negatives_clamped);
+    for (const auto& [why, n] : of.missing_reasons) spdlog::info("  missing ({} clips): {}", n, why);
+  }
+
   // Tensors: once per distinct recipe, through the feature cache, samples in parallel.
   const prep::FeatureCache cache(options.cache_dir.empty() ? prep::default_cache_dir() : options.cache_dir);
   const int jobs =
@@ -123,9 +174,14 @@ RunInputs RunInputs::build(const Plan& plan, const std::vector<size_t>& points_i
     const prep::RecipeConfig config = prep::RecipeConfig::from_params(pt.recipe.name, pt.recipe.params);
     const std::string key = config.to_json().dump();
     auto it = std::find_if(im.recipes.begin(), im.recipes.end(), [&](const auto& r) { return r.key == key; });
+    if (au_source(pt) == "flow_roi" && !config.uses_flow())
+      throw UserError("augmenter.params.au_source: `flow_roi` reads the flow channels, recipe `" +
+                      config.recipe + "` has none (use flow_strain or flow_uv)");
     if (it == im.recipes.end()) {
       Impl::RecipeTensors rt;
       rt.key = key;
+      rt.flow = config.uses_flow();
+      rt.roi.assign(samples.size(), {});
       const int64_t c = config.channels(), s = config.size;
       rt.x = torch::zeros({static_cast<int64_t>(samples.size()), c, s, s}, torch::kFloat);
       for (size_t i = 0; i < samples.size(); ++i) rt.row[samples[i]->key] = static_cast<int64_t>(i);
@@ -146,6 +202,9 @@ RunInputs RunInputs::build(const Plan& plan, const std::vector<size_t>& points_i
               throw prep::PrepError("preprocessing gave " + std::to_string(r.data.size()) +
                                     " values, expected " + std::to_string(per));
             std::memcpy(base + i * per, r.data.data(), per * sizeof(float));
+            if (rt.flow)  // channels 0, 1 = u, v (merx/preprocessing/preprocess.h)
+              rt.roi[i] = prep::flow_roi_magnitudes(r.data.data(), r.data.data() + s * s, static_cast<int>(s),
+                                                    r.landmarks, config.flow_size, au_set("cross"));
             ++(outcome == prep::CacheOutcome::Hit ? cached : computed);
           } catch (const std::exception& e) {
             std::lock_guard<std::mutex> lock(mutex);
@@ -185,6 +244,9 @@ CellData RunInputs::cell_data(const Plan& plan, const Cell& cell) const {
   CellData data;
   data.classes = ls.samples->classes;
   const std::vector<int>& au_ids = au_set("cross");
+  const std::string source = au_source(plan.points.at(cell.point));  // one AU source per cell, never mixed
+  const std::vector<float> no_au(au_ids.size(), std::numeric_limits<float>::quiet_NaN());
+  std::vector<std::vector<float>> roi_rows;  // flow_roi: scaled over the training rows below
 
   std::vector<int64_t> train_rows, test_rows;
   std::vector<std::string> train_sources;
@@ -201,9 +263,27 @@ CellData RunInputs::cell_data(const Plan& plan, const Cell& cell) const {
     data.train.keys.push_back(s.key);
     data.train.subjects.push_back(s.global_subject);
     train_sources.push_back(s.dataset);
-    const auto row = au_row(s, au_ids);
-    any_au = any_au || !std::isnan(row.empty() ? 0.0f : row[0]);
+    std::vector<float> row;
+    if (source == "openface") {
+      const auto o = im.openface.find(s.key);
+      row = o != im.openface.end() ? o->second : no_au;
+    } else if (source == "flow_roi") {
+      const auto& r = rt.roi.at(static_cast<size_t>(rt.row.at(s.key)));
+      row = r.size() == au_ids.size() ? r : no_au;
+      roi_rows.push_back(row);
+      continue;
+    } else {
+      row = au_row(s, au_ids);
+    }
+    any_au = any_au || std::any_of(row.begin(), row.end(), [](float v) { return !std::isnan(v); });
     au.insert(au.end(), row.begin(), row.end());
+  }
+  if (source == "flow_roi") {  // 0..5 by the training rows' 95th percentile (merx/preprocessing/au_roi.h)
+    prep::scale_flow_roi(roi_rows);
+    for (const auto& row : roi_rows) {
+      any_au = any_au || std::any_of(row.begin(), row.end(), [](float v) { return !std::isnan(v); });
+      au.insert(au.end(), row.begin(), row.end());
+    }
   }
   std::set<std::string> distinct(train_sources.begin(), train_sources.end());
   data.source_domains.assign(distinct.begin(), distinct.end());  // sorted by name

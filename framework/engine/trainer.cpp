@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <torch/nn/functional/loss.h>
@@ -56,7 +58,7 @@ double lr_factor(const TrainingSettings& t, int64_t epoch) {
 
 Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const CellData& data,
                  const std::vector<size_t>& positions)
-    : config_(config) {
+    : config_(config), lane_(config.device) {
   const TrainSet& ts = data.train;
   const torch::Device device = config.device;
   const size_t k = data.classes.size();
@@ -84,7 +86,9 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   x_ = ts.x.index_select(0, index).to(device, torch::kFloat);
   y_ = long_tensor(labels_, device);
 
-  // Backbone and head: the same initialisation for every method at this (fold, seed).
+  // Backbone and head: the same initialisation for every method at this (fold, seed). Everything up to the
+  // regularizer's setup seeds and draws from torch's default generators: one cell at a time (rng_lane.h).
+  std::unique_lock<std::mutex> draws(default_generator_mutex());
   torch::manual_seed(derive_seed(config.cell_seed, "init"));
   model_.backbone = registry.create<Backbone>(config.backbone.name, config.backbone.params);
   const InputShape in = model_.backbone->input_shape();
@@ -112,6 +116,10 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   for (size_t p : positions) fit_set.keys.push_back(ts.keys.at(p));
   AugmenterSetup aug_setup{sources_, data.classes, derive_seed(config.cell_seed, aug_purpose), device};
   augmenter_->fit(aug_setup, fit_set);
+  // Interface version 2 and later: the synthetic domain and artifacts() exist (merx/augmenter.h).
+  const PluginInfo* aug_info = registry.find(PluginKind::Augmenter, config.augmenter.name);
+  const bool aug_v2 = aug_info != nullptr && aug_info->api_version >= 2;
+  const size_t real_sources = sources_.size();
   if (augmenter_->mode() == AugmenterMode::Extend) {
     SampleSet more = augmenter_->extend(fit_set);
     if (more.x.defined() && more.x.size(0) > 0) {
@@ -128,6 +136,14 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
       const auto my = more.y.to(torch::kCPU, torch::kLong), md = more.domain.to(torch::kCPU, torch::kLong);
       for (int64_t i = 0; i < m; ++i) {
         const int64_t c = my[i].item<int64_t>(), d = md[i].item<int64_t>();
+        const int64_t synthetic = static_cast<int64_t>(real_sources);
+        if (aug_v2 && d == synthetic && sources_.size() == real_sources) {
+          if (std::find(sources_.begin(), sources_.end(), "synthetic") != sources_.end())
+            throw UserError("augmenter `" + config.augmenter.name +
+                            "`: generated samples use the domain `synthetic`, which is also a dataset name "
+                            "in this cell; rename the dataset");
+          sources_.push_back("synthetic");
+        }
         if (c < 0 || c >= static_cast<int64_t>(k) || d < 0 || d >= static_cast<int64_t>(sources_.size()))
           throw std::runtime_error("augmenter `" + config.augmenter.name + "`: generated sample " +
                                    std::to_string(i) + " has class " + std::to_string(c) + " / domain " +
@@ -140,6 +156,12 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
       extended_ = static_cast<size_t>(m);
     }
   }
+  if (aug_v2) {
+    const nlohmann::json a = augmenter_->artifacts();
+    if (a.is_object())
+      for (auto it = a.begin(); it != a.end(); ++it)
+        augmenter_artifacts_.push_back({config.augmenter.name + "." + it.key(), it.value()});
+  }
   fit_seconds_ = since(fit0);
 
   // Regularizer: its own modules, its own seed.
@@ -147,10 +169,10 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   torch::manual_seed(derive_seed(config.cell_seed, reg_purpose));
   regularizer_ = registry.create<Regularizer>(config.regularizer.name, config.regularizer.params);
   const RegularizerRequirements req = regularizer_->requirements();
-  if (static_cast<int64_t>(sources_.size()) < req.min_source_domains)
+  if (static_cast<int64_t>(real_sources) < req.min_source_domains)  // the synthetic domain is no dataset
     throw UserError("regularizer `" + config.regularizer.name + "` needs at least " +
                     std::to_string(req.min_source_domains) + " source datasets; this training run has " +
-                    std::to_string(sources_.size()));
+                    std::to_string(real_sources));
   if (req.needs_domain_balanced && config.training.sampler != "domain_balanced")
     throw UserError("regularizer `" + config.regularizer.name +
                     "` needs training.sampler `domain_balanced`, not `" + config.training.sampler + "`");
@@ -158,6 +180,7 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
                                        config.training.sampler, derive_seed(config.cell_seed, reg_purpose),
                                        device});
   regularizer_->to(device);
+  draws.unlock();
 
   std::vector<SamplerItem> items(labels_.size());
   for (size_t i = 0; i < items.size(); ++i) items[i] = {domain_[i], labels_[i]};
@@ -208,7 +231,7 @@ void Trainer::set_lr(int64_t epoch) {
 void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epoch) {
   namespace F = torch::nn::functional;
   const auto t0 = Clock::now();
-  if (epochs_done_ == 0) torch::manual_seed(derive_seed(config_.cell_seed, "dropout"));
+  if (epochs_done_ == 0) lane_.seed(derive_seed(config_.cell_seed, "dropout"));
   const torch::Device device = config_.device;
   const bool transform = augmenter_->mode() == AugmenterMode::Transform;
   for (int64_t epoch = epochs_done_; epoch < until; ++epoch) {
@@ -232,6 +255,9 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
       for (size_t i = 0; i < batch.size(); ++i) dom[i] = domain_[batch[i]];
       const torch::Tensor index = long_tensor(idx, device);
       torch::Tensor xb = x_.index_select(0, index), yb = y_.index_select(0, index);
+      // Augmenter, forward pass (dropout) and objective may draw: under this run's RngLane.
+      std::optional<RngLane::Guard> draws;
+      draws.emplace(lane_);
       if (transform) {
         SampleSet sb;
         sb.x = xb;
@@ -260,6 +286,7 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
         lo = hi;
       }
       Objective obj = regularizer_->objective(in);
+      draws.reset();
       std::vector<double> values = {obj.total.item<double>()};
       bool finite = std::isfinite(values[0]);
       for (const auto& [name, v] : obj.components) {
@@ -290,6 +317,7 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
       curves_.push_back({epoch, names[i], steps > 0 ? sums[i] / static_cast<double>(steps) : 0.0});
     epochs_done_ = epoch + 1;
     if (after_epoch) after_epoch(epoch);
+    if (config_.on_epoch) config_.on_epoch(epoch, until);
   }
   train_seconds_ += since(t0);
 }

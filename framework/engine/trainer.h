@@ -9,13 +9,17 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include "merx/augmenter.h"
 #include "merx/engine/cell.h"
+#include "engine/rng_lane.h"
 #include "merx/engine/sampler.h"
 #include "merx/regularizer.h"
 
@@ -52,13 +56,19 @@ class Trainer {
   double fit_seconds() const { return fit_seconds_; }
   double train_seconds() const { return train_seconds_; }
   size_t extended() const { return extended_; }  // samples the augmenter added
+  /// Source datasets of this run sorted by name, then "synthetic" when the augmenter added that domain.
   const std::vector<std::string>& sources() const { return sources_; }
+  /// The augmenter's artifacts() (interface >= 2) as ("<plugin name>.<key>", value), read after fit/extend.
+  const std::vector<std::pair<std::string, nlohmann::json>>& augmenter_artifacts() const {
+    return augmenter_artifacts_;
+  }
 
  private:
   void build_optimizer();
   void set_lr(int64_t epoch);
 
   const CellConfig& config_;
+  RngLane lane_;  // this run's dropout/augmenter/regularizer draws (engine/rng_lane.h)
   std::vector<std::string> sources_;  // source datasets of this run, sorted by name
   Model model_;
   std::shared_ptr<Regularizer> regularizer_;
@@ -74,6 +84,7 @@ class Trainer {
   int64_t epochs_done_ = 0, step_ = 0, total_steps_ = 0;
   double fit_seconds_ = 0, train_seconds_ = 0;
   size_t extended_ = 0;
+  std::vector<std::pair<std::string, nlohmann::json>> augmenter_artifacts_;
 };
 
 /// Clones every parameter and buffer of the model (a checkpoint in memory).

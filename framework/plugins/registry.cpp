@@ -47,7 +47,7 @@ namespace fs = std::filesystem;
 // here so that the host library does not include torch headers.
 constexpr uint32_t kBackboneApi = 1;
 constexpr uint32_t kRegularizerApi = 1;
-constexpr uint32_t kAugmenterApi = 1;
+constexpr uint32_t kAugmenterApi = 2;  // 2: artifacts(), synthetic domain
 
 // Fields of ABI 1.0 end with `destroy`; a shorter struct_size means a broken or foreign descriptor.
 constexpr size_t kAbi10Size = offsetof(merx_plugin_descriptor, destroy) + sizeof(merx_plugin_destroy_fn);

@@ -91,12 +91,15 @@ const std::vector<ParamDecl>& training_params() {
       ParamDecl::string("device", "auto")
           .one_of({"auto", "cpu", "cuda"})
           .doc_line("where cells run; auto = cuda when available (not part of the identity)"),
+      ParamDecl::integer("slots_per_gpu", 1)
+          .range(1, 64)
+          .doc_line("cells run at once on each GPU by `merx run` (not part of the identity)"),
   };
   return decls;
 }
 
 const std::vector<std::string>& training_params_outside_identity() {
-  static const std::vector<std::string> names = {"threads_per_cell", "device"};
+  static const std::vector<std::string> names = {"threads_per_cell", "device", "slots_per_gpu"};
   return names;
 }
 
@@ -117,6 +120,7 @@ TrainingSettings TrainingSettings::from_json(const json& r) {
   t.grad_clip = r.at("grad_clip").get<double>();
   t.threads_per_cell = r.at("threads_per_cell").get<int64_t>();
   t.device = r.at("device").get<std::string>();
+  t.slots_per_gpu = r.at("slots_per_gpu").get<int64_t>();
   return t;
 }
 

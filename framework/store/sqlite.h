@@ -76,6 +76,8 @@ class Stmt {
 
   /// Ready for reuse: resets and clears all bindings.
   void reset() noexcept;
+  /// The raw statement, for generic column access (sqlite3_column_value, sqlite3_column_count).
+  sqlite3_stmt* get() const { return stmt_; }
 
  private:
   sqlite3* db_;

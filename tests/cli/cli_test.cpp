@@ -48,9 +48,9 @@ TEST_CASE("no arguments prints the help with every noun and bad arguments exit 2
   RunResult typo = run_merx("valdate spec.json");
   CHECK(typo.code == 2);
   CHECK(typo.err.find("unknown command `valdate`; did you mean `validate`?") != std::string::npos);
-  RunResult later = run_merx("report spec.json");
+  RunResult later = run_merx("slurm no-such-spec.json");  // a user error, named
   CHECK(later.code == 2);
-  CHECK(later.err.find("`merx report` is not available yet") != std::string::npos);
+  CHECK(later.err.find("no-such-spec.json") != std::string::npos);
   RunResult bare = run_merx("datasets");
   CHECK(bare.code == 2);
   CHECK(bare.err.find("`merx datasets` needs a subcommand") != std::string::npos);

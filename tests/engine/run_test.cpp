@@ -140,7 +140,7 @@ TEST_CASE(
   write_corpus(dir);
   const fs::path db = dir / "results.sqlite";
   const fs::path file = write_spec(dir, "spec.json", spec(dir, db.string(), false));
-  const std::string args = "run " + q(file) + " --cache " + q(dir / "cache") + " --jobs 2";
+  const std::string args = "run " + q(file) + " --cache " + q(dir / "cache") + " --prep-jobs 2";
 
   const auto first = run_merx(args);
   INFO(first.out);
@@ -214,7 +214,7 @@ TEST_CASE("merx run: a variant whose loss turns NaN fails its own cells with the
   write_corpus(dir);
   const fs::path db = dir / "results.sqlite";
   const fs::path file = write_spec(dir, "spec.json", spec(dir, db.string(), true));
-  const std::string args = "run " + q(file) + " --cache " + q(dir / "cache") + " --jobs 2";
+  const std::string args = "run " + q(file) + " --cache " + q(dir / "cache") + " --prep-jobs 2";
 
   // device cuda on a machine without CUDA (Debian's LibTorch is CPU-only): a user error before any cell.
   if (run_merx("--version").out.find("CUDA not available") != std::string::npos) {
@@ -289,7 +289,7 @@ TEST_CASE("experiments/smoke.json runs LODO over the tiny demo corpus end to end
   const std::string env = "MERX_TINY_DIR=" + q(dir / "tiny") + " MERX_SMOKE_DB=" + q(db) + " ";
   const std::string spec_file = std::string(MERX_SOURCE_DIR) + "/experiments/smoke.json";
   const auto r = merx::test::run_shell(env + "'" + MERX_EXE + "' run '" + spec_file + "' --cache " +
-                                       q(dir / "cache") + " --jobs 2");
+                                       q(dir / "cache") + " --prep-jobs 2");
   INFO(r.out);
   INFO(r.err);
   REQUIRE(r.code == 0);

@@ -1,7 +1,9 @@
 // One cell (sweep point x seed x fold) on tensors already built: a fresh backbone, shared linear head,
 // regularizer and augmenter; training with the cell's sampler, optimizer and schedule; model selection; and
-// evaluation of the test split. No globals of its own: every object lives in the call, so cells may run
-// side by side later (torch's global generator is the exception, see run_cell).
+// evaluation of the test split. No globals of its own: every object lives in the call, so cells run side by
+// side (merx/engine/run.h); torch's default generators are shared, and the engine serialises and
+// per-run-saves every use of them (framework/engine/rng_lane.h), so a cell's result does not depend on what
+// runs next to it. Thread safety: run_cell may be called from several threads at once.
 //
 // Shapes: x [N, C, H, W] float32 (the recipe's tensors, e.g. [N, 3, 28, 28]); features [B, F]; logits
 // [B, K] (K = classes). Labels are class indices in [0, K).
@@ -14,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -114,6 +117,8 @@ struct CellConfig {
   torch::Device device = torch::kCPU;
   int64_t eval_batch = 256;                 // samples per evaluation batch (does not change results)
   const std::atomic<bool>* stop = nullptr;  // when set to true: the cell ends as Interrupted at the next step
+  /// Progress only: called after each epoch of each training run with (epoch 0-based, epochs of that run).
+  std::function<void(int64_t, int64_t)> on_epoch;
 };
 
 /// What run_cell returns.

@@ -51,9 +51,16 @@ class RunInputs {
                          const InputOptions& options = {});
 
   /// The tensors of `cell`: training and test samples of its fold (merx/spec/folds.h fold_samples), the
-  /// group's class list, source domains sorted by name, AU intensities (the 12-AU `cross` set: a listed AU
-  /// gets its intensity letter A..E as 1..5, or 3 without a letter; an unlisted AU 0; a corpus without AU
-  /// codes a NaN row). Throws std::invalid_argument when the cell's point was not built.
+  /// group's class list, source domains sorted by name, AU intensities over the 12-AU `cross` set from the
+  /// point's ONE AU source (its augmenter's string parameter `au_source`, default `annotations`):
+  ///   annotations  a listed AU gets its intensity letter A..E as 1..5, or 3 without a letter; an unlisted
+  ///                AU 0; a corpus without AU codes a NaN row;
+  ///   openface     the apex row of <dataset option openface>/<subject>/<clip>.csv (merx/datasets/openface.h),
+  ///                read once in build(); NaN row when missing;
+  ///   flow_roi     mean flow magnitude per AU region (merx/preprocessing/au_roi.h), scaled to 0..5 by the
+  ///                95th percentile over this cell's training rows only; NaN row without landmarks.
+  /// build() throws UserError for an `openface` folder that does not exist and for `flow_roi` on a recipe
+  /// without flow. Throws std::invalid_argument when the cell's point was not built.
   CellData cell_data(const Plan& plan, const Cell& cell) const;
 
   const InputStats& stats() const;

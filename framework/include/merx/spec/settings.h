@@ -53,6 +53,7 @@ struct TrainingSettings {
   double val_fraction = 0.2;                // source_val: share of each source's clips held out
   double grad_clip = 0;
   int64_t threads_per_cell = 1;
+  int64_t slots_per_gpu = 1;  // concurrent cells per GPU (merx run's GPU slots); not in identities
   std::string device = "auto";  // auto | cpu | cuda
 
   /// From a resolved block (every field present, as check_params returns it).

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +34,16 @@ class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// A statement Store::query will not run (it writes, is several statements, or does not compile): the
+/// user's SQL is at fault, so the CLI maps it to exit code 2.
+class SqlRefused : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// One SQL value: NULL, INTEGER, REAL or TEXT (a BLOB is read as its bytes in a string).
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 
 /// State of a cell in the queue: queued -> running -> done | failed | interrupted.
 enum class CellStatus { Queued, Running, Done, Failed, Interrupted };
@@ -293,6 +304,18 @@ class Store {
   /// PRAGMA integrity_check and PRAGMA foreign_key_check; empty when the database is sound, otherwise one
   /// message per problem.
   std::vector<std::string> integrity_check() const;
+
+  // ---- plain SQL (framework/store/query.cpp) ----
+
+  /// Runs ONE SQL statement that does not write (sqlite3_stmt_readonly) with positional parameters ?1..?N
+  /// and calls `on_row` once per result row (values in column order). `columns`, when given, receives the
+  /// result column names before the first row. Used by the leaderboard, `merx db query` and exports.
+  /// Throws SqlRefused for a statement that would write (INSERT, DELETE, UPDATE, DDL, PRAGMA assignments,
+  /// ATTACH, ...), for more than one statement, and for SQL that does not compile (SQLite's message);
+  /// StoreError for failures while stepping. A ReadOnly Store is additionally query_only.
+  void query(std::string_view sql, const std::vector<SqlValue>& params,
+             const std::function<void(const std::vector<SqlValue>&)>& on_row,
+             std::vector<std::string>* columns = nullptr) const;
 
   /// Testing only: called inside write_finished_cell's transaction after each inserted result row with
   /// the number of rows inserted so far (lets a test kill the process mid-write). Empty = none.

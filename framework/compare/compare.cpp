@@ -1,0 +1,433 @@
+// Paired comparison of methods (merx/compare/compare.h).
+#include "merx/compare/compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "merx/errors.h"
+
+namespace merx::compare {
+namespace {
+
+std::string str(const SqlValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) return std::to_string(*d);
+  return "";
+}
+int64_t num(const SqlValue& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  return 0;
+}
+
+/// A finished group as the comparison sees it.
+struct GroupInfo {
+  int64_t id = 0;
+  std::string experiment, variant, point_hash, protocol, datasets_json;
+  int64_t point_index = 0, seed = 0;
+  nlohmann::json assignments;
+  leaderboard::MethodKey method;
+  std::map<std::string, double> values;  // target -> metric value (defined ones)
+};
+
+const char* metric_row_name(leaderboard::Metric m) {
+  switch (m) {
+    case leaderboard::Metric::UF1:
+      return "uf1";
+    case leaderboard::Metric::UAR:
+      return "uar";
+    default:
+      return "accuracy";
+  }
+}
+
+std::vector<GroupInfo> load_groups(const Store& store, const Options& opt) {
+  std::vector<GroupInfo> groups;
+  store.query(
+      "SELECT g.id, e.name, g.variant, g.point_index, g.point_hash, g.assignments_json, g.seed, g.protocol, "
+      "g.datasets_json, "
+      "(SELECT count(*) FROM cells c WHERE c.group_id = g.id), "
+      "(SELECT count(*) FROM cells c WHERE c.group_id = g.id AND c.status = 'done'), "
+      "(SELECT count(*) FROM cells c WHERE c.group_id = g.id AND c.selection = 'oracle'), "
+      "(SELECT IFNULL(c.backbone_name, '') || char(31) || IFNULL(c.regularizer_name, '') || char(31) || "
+      "        IFNULL(c.augmenter_name, '') FROM cells c WHERE c.group_id = g.id AND c.status = 'done' "
+      "        ORDER BY c.id LIMIT 1) "
+      "FROM groups g JOIN experiments e ON e.id = g.experiment_id "
+      "WHERE ?1 IS NULL OR e.name = ?1 ORDER BY g.id",
+      {opt.experiment ? SqlValue(*opt.experiment) : SqlValue()}, [&](const std::vector<SqlValue>& r) {
+        if (num(r[9]) == 0 || num(r[10]) != num(r[9]) || num(r[11]) > 0) return;  // unfinished or oracle
+        GroupInfo g;
+        g.id = num(r[0]);
+        g.experiment = str(r[1]);
+        g.variant = str(r[2]);
+        g.point_index = num(r[3]);
+        g.point_hash = str(r[4]);
+        g.assignments = nlohmann::json::parse(str(r[5]), nullptr, false);
+        g.seed = num(r[6]);
+        g.protocol = str(r[7]);
+        g.datasets_json = nlohmann::json::parse(str(r[8]), nullptr, false).dump();
+        std::istringstream plugins(str(r[12]));
+        std::getline(plugins, g.method.backbone, '\x1f');
+        std::getline(plugins, g.method.regularizer, '\x1f');
+        std::getline(plugins, g.method.augmenter, '\x1f');
+        g.method.variant = g.variant;
+        groups.push_back(std::move(g));
+      });
+  for (auto& g : groups)
+    store.query(
+        "SELECT target, value FROM metrics WHERE group_id = ?1 AND scope = 'target' AND name = ?2 AND class "
+        "IS NULL "
+        "AND value IS NOT NULL",
+        {g.id, std::string(metric_row_name(opt.metric))},
+        [&](const std::vector<SqlValue>& r) { g.values[str(r[0])] = std::get<double>(r[1]); });
+  return groups;
+}
+
+bool value_matches(const nlohmann::json& have, const std::string& want) {
+  if (have.is_string()) return have.get<std::string>() == want;
+  const nlohmann::json w = nlohmann::json::parse(want, nullptr, false);
+  if (w.is_discarded()) return false;
+  if (have.is_number() && w.is_number()) return have.get<double>() == w.get<double>();
+  return have == w;
+}
+
+bool matches(const GroupInfo& g, const Selector& s) {
+  for (const auto& [k, v] : s.terms) {
+    bool ok;
+    if (k.empty())
+      ok = g.variant == v || g.experiment == v;
+    else if (k == "experiment")
+      ok = g.experiment == v;
+    else if (k == "variant")
+      ok = g.variant == v;
+    else if (k == "backbone")
+      ok = g.method.backbone == v;
+    else if (k == "regularizer")
+      ok = g.method.regularizer == v;
+    else if (k == "augmenter")
+      ok = g.method.augmenter == v;
+    else if (k == "point")
+      ok = std::to_string(g.point_index) == v;
+    else
+      ok = g.assignments.is_object() && g.assignments.contains(k) && value_matches(g.assignments[k], v);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string datasets_text(const std::string& json) {
+  std::string s;
+  const auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_array())
+    for (const auto& d : j) s += (s.empty() ? "" : ", ") + (d.is_string() ? d.get<std::string>() : d.dump());
+  return "[" + s + "]";
+}
+
+/// One side resolved: unit (target, seed) -> value, and its protocol / dataset list.
+struct Side {
+  std::string text, protocol, datasets_json;
+  std::set<std::string> methods;
+  std::map<std::pair<std::string, int64_t>, double> values;
+  std::vector<std::string> notes;
+};
+
+Side resolve(const Selector& sel, const std::vector<GroupInfo>& all, const Store& store, const Options& opt,
+             std::optional<leaderboard::Leaderboard>& lb) {
+  Side side;
+  side.text = sel.text;
+  std::vector<const GroupInfo*> gs;
+  for (const auto& g : all)
+    if (matches(g, sel)) gs.push_back(&g);
+  if (gs.empty())
+    throw UserError("compare: `" + sel.text + "` matches no group whose cells are all done" +
+                    (opt.experiment ? " in experiment " + *opt.experiment : std::string()) +
+                    " (see `merx db ls` for experiments, variants and sweep points)");
+  std::set<std::pair<std::string, std::string>> runs;
+  for (const auto* g : gs) {
+    runs.insert({g->protocol, g->datasets_json});
+    side.methods.insert(g->method.label());
+  }
+  if (runs.size() > 1) {
+    std::string list;
+    for (const auto& [p, d] : runs) list += (list.empty() ? "" : "; ") + p + " on " + datasets_text(d);
+    throw UserError("compare: `" + sel.text + "` matches runs of different protocols or dataset lists (" +
+                    list + "); narrow it, e.g. with experiment=NAME");
+  }
+  side.protocol = runs.begin()->first;
+  side.datasets_json = runs.begin()->second;
+  // Several sweep points of one method: keep, per target, the point the leaderboard selects by source
+  // validation.
+  std::map<leaderboard::MethodKey, std::set<std::string>> points;
+  for (const auto* g : gs) points[g->method].insert(g->point_hash);
+  std::map<std::pair<leaderboard::MethodKey, std::string>, std::string> chosen;  // (method, target) -> point
+  for (const auto& [m, ps] : points) {
+    if (ps.size() < 2) continue;
+    if (!lb) {
+      leaderboard::Options lo;
+      lo.experiment = opt.experiment;
+      lo.metric = opt.metric;
+      lb = leaderboard::build(store, lo);
+    }
+    for (const auto& t : lb->tables) {
+      if (t.oracle || t.protocol != side.protocol || nlohmann::json(t.datasets).dump() != side.datasets_json)
+        continue;
+      for (const auto& row : t.selected) {
+        if (!(row.method == m)) continue;
+        for (std::size_t c = 0; c < t.columns.size() && c < row.values.size(); ++c)
+          if (row.values[c].point) {
+            chosen[{m, t.columns[c]}] = row.values[c].point->point_hash;
+            side.notes.push_back("`" + sel.text + "`, " + m.label() + ", target " + t.columns[c] +
+                                 ": sweep point " + row.values[c].point->label() +
+                                 " (selected by source validation)");
+          }
+      }
+    }
+  }
+  std::map<std::pair<std::string, int64_t>, const GroupInfo*> owner;
+  for (const auto* g : gs) {
+    const bool swept = points[g->method].size() > 1;
+    for (const auto& [target, value] : g->values) {
+      // A group's "pooled" column in the leaderboard covers all its targets (pooled protocols).
+      if (swept) {
+        auto it = chosen.find({g->method, target});
+        if (it == chosen.end()) it = chosen.find({g->method, "pooled"});
+        if (it == chosen.end()) {
+          throw UserError("compare: `" + sel.text + "` matches several sweep points of " + g->method.label() +
+                          " and none is selected by source validation for target " + target +
+                          " (training.selection = last?); pick one with point=N");
+        }
+        if (it->second != g->point_hash) continue;
+      }
+      const auto key = std::make_pair(target, g->seed);
+      const auto [it, fresh] = owner.emplace(key, g);
+      if (!fresh)
+        throw UserError("compare: `" + sel.text + "` matches two runs for target " + target + ", seed " +
+                        std::to_string(g->seed) + ": " + it->second->method.label() + " (experiment " +
+                        it->second->experiment + ", point " + std::to_string(it->second->point_index) +
+                        ") and " + g->method.label() + " (experiment " + g->experiment + ", point " +
+                        std::to_string(g->point_index) + "); narrow the selector");
+      side.values[key] = value;
+    }
+  }
+  return side;
+}
+
+Comparison pair_up(const Side& a, const Side& b, const Options& opt) {
+  if (a.protocol != b.protocol || a.datasets_json != b.datasets_json)
+    throw UserError("compare: refusing to pair `" + a.text + "` (" + a.protocol + " on " +
+                    datasets_text(a.datasets_json) + ") with `" + b.text + "` (" + b.protocol + " on " +
+                    datasets_text(b.datasets_json) +
+                    "): runs of different protocols or dataset lists are not paired samples");
+  Comparison c;
+  c.a = a.text;
+  c.b = b.text;
+  c.a_methods.assign(a.methods.begin(), a.methods.end());
+  c.b_methods.assign(b.methods.begin(), b.methods.end());
+  c.protocol = a.protocol;
+  for (const auto& d : nlohmann::json::parse(a.datasets_json)) c.datasets.push_back(d.get<std::string>());
+  for (const auto& [k, v] : a.values) {
+    const auto it = b.values.find(k);
+    if (it == b.values.end()) {
+      ++c.only_a;
+      continue;
+    }
+    c.pairs.push_back({k.first, k.second, v, it->second});
+  }
+  for (const auto& [k, v] : b.values) c.only_b += a.values.count(k) == 0;
+  if (c.pairs.empty())
+    throw UserError("compare: `" + a.text + "` and `" + b.text + "` share no (target, seed) unit to pair");
+  std::vector<double> xa, xb;
+  for (const auto& p : c.pairs) {
+    xa.push_back(p.a);
+    xb.push_back(p.b);
+  }
+  c.t = stats::paired_t(xa, xb, opt.confidence);
+  c.wilcoxon = stats::wilcoxon_signed_rank(xa, xb);
+  c.notes = a.notes;
+  c.notes.insert(c.notes.end(), b.notes.begin(), b.notes.end());
+  if (c.only_a || c.only_b)
+    c.notes.push_back(std::to_string(c.only_a + c.only_b) + " (target, seed) unit" +
+                      (c.only_a + c.only_b == 1 ? "" : "s") + " measured on one side only, left out (" +
+                      std::to_string(c.only_a) + " only in `" + a.text + "`, " + std::to_string(c.only_b) +
+                      " only in `" + b.text + "`)");
+  return c;
+}
+
+std::string fmt(const std::optional<double>& v, const char* f = "%.4f") {
+  if (!v) return "-";
+  if (std::isinf(*v)) return *v > 0 ? "inf" : "-inf";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, f, *v);
+  return buf;
+}
+
+std::string p_text(const std::optional<double>& p) {
+  if (!p) return "-";
+  return fmt(p, *p < 1e-4 ? "%.2e" : "%.4f");
+}
+
+nlohmann::json opt_json(const std::optional<double>& v) {
+  if (!v || !std::isfinite(*v)) return nullptr;
+  return *v;
+}
+
+}  // namespace
+
+Selector Selector::parse(const std::string& text) {
+  Selector s;
+  s.text = text;
+  std::set<std::string> keys;
+  std::istringstream in(text);
+  std::string term;
+  while (std::getline(in, term, ',')) {
+    const auto eq = term.find('=');
+    std::string k = eq == std::string::npos ? "" : term.substr(0, eq);
+    std::string v = eq == std::string::npos ? term : term.substr(eq + 1);
+    if (v.empty() || (eq != std::string::npos && k.empty()))
+      throw UserError("compare: selector `" + text + "`: term `" + term +
+                      "` is not KEY=VALUE or a variant/experiment name");
+    if (!keys.insert(k).second)
+      throw UserError("compare: selector `" + text + "` gives " +
+                      (k.empty() ? "a bare name" : "`" + k + "`") + " twice");
+    s.terms.emplace_back(std::move(k), std::move(v));
+  }
+  if (s.terms.empty()) throw UserError("compare: empty selector");
+  return s;
+}
+
+std::vector<Comparison> compare(const Store& store, const std::vector<std::string>& sides,
+                                const std::optional<std::string>& baseline, const Options& options) {
+  if (!baseline && sides.size() != 2)
+    throw UserError("compare: give two selectors (A B), or several with --vs BASELINE (got " +
+                    std::to_string(sides.size()) + ")");
+  if (baseline && sides.empty())
+    throw UserError("compare: --vs needs at least one selector to compare with it");
+  std::vector<Selector> sel;
+  for (const auto& s : sides) sel.push_back(Selector::parse(s));
+  const Selector base = Selector::parse(baseline ? *baseline : sides[1]);
+  if (!baseline) sel.pop_back();
+  const std::vector<GroupInfo> groups = load_groups(store, options);
+  std::optional<leaderboard::Leaderboard> lb;
+  const Side b = resolve(base, groups, store, options, lb);
+  std::vector<Comparison> out;
+  for (const auto& s : sel) out.push_back(pair_up(resolve(s, groups, store, options, lb), b, options));
+  if (out.size() > 1) {
+    std::vector<double> pt, pw;
+    std::vector<std::size_t> it, iw;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].t.p) pt.push_back(*out[i].t.p), it.push_back(i);
+      if (out[i].wilcoxon.p) pw.push_back(*out[i].wilcoxon.p), iw.push_back(i);
+    }
+    const auto ht = stats::holm(pt), hw = stats::holm(pw);
+    for (std::size_t k = 0; k < it.size(); ++k) out[it[k]].t_p_holm = ht[k];
+    for (std::size_t k = 0; k < iw.size(); ++k) out[iw[k]].wilcoxon_p_holm = hw[k];
+  }
+  return out;
+}
+
+std::string render_text(const std::vector<Comparison>& cs, const Options& options) {
+  std::ostringstream o;
+  const std::string metric = leaderboard::to_string(options.metric);
+  const int pct = static_cast<int>(std::lround(options.confidence * 100));
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    const Comparison& c = cs[i];
+    if (i) o << "\n";
+    auto methods = [](const std::vector<std::string>& m) {
+      std::string s;
+      for (const auto& x : m) s += (s.empty() ? "" : "; ") + x;
+      return s;
+    };
+    o << "A = " << c.a << "  (" << methods(c.a_methods) << ")\n";
+    o << "B = " << c.b << "  (" << methods(c.b_methods) << ")\n";
+    std::string ds;
+    for (const auto& d : c.datasets) ds += (ds.empty() ? "" : ", ") + d;
+    o << "protocol " << c.protocol << " on " << ds << "; metric " << metric << "; " << c.pairs.size()
+      << " pairs (target, seed)\n\n";
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-16s %6s %9s %9s %9s\n", "TARGET", "SEED", "A", "B", "A - B");
+    o << line;
+    for (const auto& p : c.pairs) {
+      std::snprintf(line, sizeof line, "  %-16s %6lld %9.4f %9.4f %+9.4f\n", p.target.c_str(),
+                    static_cast<long long>(p.seed), p.a, p.b, p.a - p.b);
+      o << line;
+    }
+    o << "\n";
+    const auto& t = c.t;
+    o << "mean difference A - B: " << fmt(t.mean_difference, "%+.4f");
+    if (t.ci_low)
+      o << "  " << pct << " % CI [" << fmt(t.ci_low, "%+.4f") << ", " << fmt(t.ci_high, "%+.4f") << "]";
+    o << "\n";
+    o << "paired t-test:        ";
+    if (t.p) {
+      o << "t(" << fmt(t.df, "%.0f") << ") = " << fmt(t.t, "%.3f") << ", p = " << p_text(t.p);
+      if (c.t_p_holm) o << ", Holm-adjusted p = " << p_text(c.t_p_holm);
+    } else {
+      o << "undefined (" << t.reason << ")";
+    }
+    o << "\n";
+    const auto& w = c.wilcoxon;
+    o << "Wilcoxon signed-rank: ";
+    if (w.p) {
+      o << "T = " << fmt(w.statistic, "%g") << ", n = " << w.n << " (" << w.n_zero << " zero difference"
+        << (w.n_zero == 1 ? "" : "s") << " dropped), "
+        << (w.exact ? "exact"
+                    : "normal approximation" + std::string(w.ties ? ", tie-corrected" : "") +
+                          ", z = " + fmt(w.z, "%.3f"))
+        << ", p = " << p_text(w.p);
+      if (c.wilcoxon_p_holm) o << ", Holm-adjusted p = " << p_text(c.wilcoxon_p_holm);
+    } else {
+      o << "undefined (" << w.reason << ")";
+    }
+    o << "\n";
+    for (const auto& n : c.notes) o << "note: " << n << "\n";
+  }
+  if (cs.size() > 1)
+    o << "\nHolm correction over the " << cs.size() << " comparisons (each test separately).\n";
+  o << "\nnote: the pairs are seeds x targets of the same runs, not independent samples (seeds share the "
+       "data,"
+       " targets share the training sources); read the p-values as descriptive, not as a formal test.\n";
+  return o.str();
+}
+
+nlohmann::json to_json(const std::vector<Comparison>& cs, const Options& options) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& c : cs) {
+    nlohmann::json pairs = nlohmann::json::array();
+    for (const auto& p : c.pairs)
+      pairs.push_back({{"target", p.target}, {"seed", p.seed}, {"a", p.a}, {"b", p.b}});
+    arr.push_back({{"a", c.a},
+                   {"b", c.b},
+                   {"a_methods", c.a_methods},
+                   {"b_methods", c.b_methods},
+                   {"protocol", c.protocol},
+                   {"datasets", c.datasets},
+                   {"pairs", pairs},
+                   {"only_a", c.only_a},
+                   {"only_b", c.only_b},
+                   {"mean_difference", c.t.mean_difference},
+                   {"ci_low", opt_json(c.t.ci_low)},
+                   {"ci_high", opt_json(c.t.ci_high)},
+                   {"t", opt_json(c.t.t)},
+                   {"df", opt_json(c.t.df)},
+                   {"t_p", opt_json(c.t.p)},
+                   {"t_p_holm", opt_json(c.t_p_holm)},
+                   {"wilcoxon_statistic", c.wilcoxon.statistic},
+                   {"wilcoxon_n", c.wilcoxon.n},
+                   {"wilcoxon_zeros", c.wilcoxon.n_zero},
+                   {"wilcoxon_exact", c.wilcoxon.exact},
+                   {"wilcoxon_p", opt_json(c.wilcoxon.p)},
+                   {"wilcoxon_p_holm", opt_json(c.wilcoxon_p_holm)},
+                   {"notes", c.notes}});
+  }
+  return {{"metric", leaderboard::to_string(options.metric)},
+          {"confidence", options.confidence},
+          {"independence_note", "pairs are seeds x targets of the same runs, not independent samples"},
+          {"comparisons", arr}};
+}
+
+}  // namespace merx::compare

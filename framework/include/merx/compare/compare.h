@@ -1,0 +1,85 @@
+// Paired comparison of methods on a results database (`merx db compare`, issue 7). Torch-free.
+//
+// Selectors name one side of a comparison: comma-separated conditions KEY=VALUE that a group must all meet,
+//   experiment=NAME   the spec's experiment name
+//   variant=NAME      the sweep point's variant name
+//   backbone=NAME | regularizer=NAME | augmenter=NAME   plugin names as the cells recorded them
+//   point=N           sweep point index (0-based)
+//   PARAM=VALUE       any other key: the sweep point's assignment (e.g. training.lr=0.001, brl.lambda_js=0);
+//                     VALUE is compared as JSON when it parses (1e-3 == 0.001), else as a string
+// and a bare word W (no '=') means variant=W or experiment=W. Examples: `regularizer=brl`,
+// `erm`, `experiment=sweep,regularizer=brl,brl.lambda_js=0`.
+//
+// What is compared: for each group (sweep point x seed value) whose cells are all done (oracle-selected cells
+// excluded), the metric at scope Target (one value per target dataset the group was tested on; a loso group
+// over one dataset has one target). A side's value for the unit (target, seed value) comes from its single
+// matching group; when a side matches several sweep points of one method, the point chosen for that target
+// by source-validation (merx/leaderboard/leaderboard.h, selected rows) is used, so no hyperparameter is
+// chosen on the test data. Units present on one side only are counted and left out.
+// Pairing is valid because every method of a spec (and of specs with the same seed list) runs the same seed
+// values on the same targets. It is refused (UserError) when the two sides' groups differ in protocol or
+// dataset list, or one side spans several of them.
+// Tests: merx/stats/stats.h (paired t with its interval, Wilcoxon signed-rank; Holm over the comparisons
+// when there are several). The (target, seed) pairs are not independent samples (seeds share the data, and
+// targets share the method's training sources): p-values are descriptive, which render_text says.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "merx/leaderboard/leaderboard.h"
+#include "merx/stats/stats.h"
+#include "merx/store/store.h"
+
+namespace merx::compare {
+
+/// A parsed selector. UserError for an empty selector, an empty key or value, or a key given twice.
+struct Selector {
+  std::string text;                                        // as the user wrote it
+  std::vector<std::pair<std::string, std::string>> terms;  // (key, value); key "" = bare word
+  static Selector parse(const std::string& text);
+};
+
+struct Options {
+  std::optional<std::string> experiment;  // only groups of experiments with this name
+  leaderboard::Metric metric = leaderboard::Metric::UF1;
+  double confidence = 0.95;  // of the paired-t interval
+};
+
+/// One (target, seed value) unit measured on both sides.
+struct Pair {
+  std::string target;
+  int64_t seed = 0;
+  double a = 0, b = 0;  // metric values (e.g. UF1 in [0, 1])
+};
+
+struct Comparison {
+  std::string a, b;                               // selector texts
+  std::vector<std::string> a_methods, b_methods;  // method labels matched (leaderboard::MethodKey::label)
+  std::string protocol;
+  std::vector<std::string> datasets;
+  std::vector<Pair> pairs;             // sorted by target, then seed
+  std::size_t only_a = 0, only_b = 0;  // units present on one side only (left out)
+  stats::PairedT t;
+  stats::Wilcoxon wilcoxon;
+  std::optional<double> t_p_holm, wilcoxon_p_holm;  // set when several comparisons were asked at once
+  std::vector<std::string> notes;                   // which sweep points were selected, left-out units, ...
+};
+
+/// Compares sides[0] with sides[1] (baseline empty, exactly two sides), or every side with `baseline`
+/// (Holm over them when more than one). UserError: bad selector, a selector matching no finished group,
+/// pairing refused (protocol / dataset list), a side with two groups for one unit, no common unit.
+std::vector<Comparison> compare(const Store& store, const std::vector<std::string>& sides,
+                                const std::optional<std::string>& baseline, const Options& options);
+
+/// Human-readable report: per comparison the pairs, the mean difference with its interval, both tests (and
+/// Holm-adjusted p-values), and the note that seeds x targets are not independent samples.
+std::string render_text(const std::vector<Comparison>& comparisons, const Options& options);
+
+/// The same as JSON ({"comparisons": [...]}, numbers unrounded, undefined values null).
+nlohmann::json to_json(const std::vector<Comparison>& comparisons, const Options& options);
+
+}  // namespace merx::compare

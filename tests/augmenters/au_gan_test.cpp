@@ -1,0 +1,238 @@
+// The au_gan augmenter as the built .so, loaded through the plugin host with its parameters resolved as a
+// spec's would be: exact balancing per source (and pooled, in the synthetic domain), AU-less clips left out
+// and counted, the in-process fit cache, and — through the engine's run_cell — that the GAN never sees a
+// test-fold sample. Expected counts are worked out by hand in each test. Small GAN settings keep it fast.
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include "merx/augmenter.h"
+#include "merx/engine/cell.h"
+#include "merx/plugins/registry.h"
+#include "merx/spec/params_check.h"
+
+#undef CHECK
+#undef CHECK_EQ
+#undef CHECK_NE
+#undef CHECK_LT
+#undef CHECK_LE
+#undef CHECK_GT
+#undef CHECK_GE
+#include <doctest/doctest.h>
+
+namespace {
+
+using merx::json;
+
+const merx::PluginRegistry& registry() {
+  static const merx::PluginRegistry reg = [] {
+    merx::DiscoveryOptions o;
+    o.default_dirs = false;
+    o.environment = false;
+    o.extra_dirs = {std::filesystem::path(MERX_BINARY_DIR) / "plugins"};
+    return merx::PluginRegistry::discover(o);
+  }();
+  return reg;
+}
+
+// Fast GAN settings: a handful of steps on a narrow network.
+const json kFast = {{"steps", 3}, {"n_critic", 1}, {"width", 4}, {"batch", 8}, {"z_dim", 8}};
+
+// kFast with some parameters changed.
+json fast_with(const json& changes) {
+  json j = kFast;
+  j.update(changes);
+  return j;
+}
+
+json resolve(const json& given) {
+  const merx::PluginInfo* info = registry().find(merx::PluginKind::Augmenter, "au_gan");
+  REQUIRE_MESSAGE(info != nullptr, "augmenter plugin au_gan not found");
+  std::vector<merx::Problem> problems;
+  const json r = merx::check_params(info->params, given, "augmenter.params", "augmenter `au_gan`", problems);
+  REQUIRE(problems.empty());
+  return r;
+}
+
+std::shared_ptr<merx::Augmenter> make(json given = kFast) {
+  return registry().create<merx::Augmenter>("au_gan", resolve(given));
+}
+
+// counts[d][c] clips of source d and class c, each with AUs (class pattern + noise) unless listed in
+// `no_au` (sample positions). x [N, 3, 8, 8].
+merx::SampleSet samples(const std::vector<std::vector<int64_t>>& counts,
+                        const std::vector<int64_t>& no_au = {}, uint64_t seed = 3) {
+  torch::manual_seed(seed);
+  merx::SampleSet s;
+  std::vector<int64_t> y, d;
+  for (size_t di = 0; di < counts.size(); ++di)
+    for (size_t c = 0; c < counts[di].size(); ++c)
+      for (int64_t i = 0; i < counts[di][c]; ++i) {
+        y.push_back(static_cast<int64_t>(c));
+        d.push_back(static_cast<int64_t>(di));
+      }
+  const int64_t n = static_cast<int64_t>(y.size());
+  s.y = torch::tensor(y, torch::kLong);
+  s.domain = torch::tensor(d, torch::kLong);
+  s.x = torch::randn({n, 3, 8, 8}) + s.y.to(torch::kFloat).view({n, 1, 1, 1});
+  s.au_ids = {1, 2, 4, 12};
+  s.au = (torch::rand({n, 4}) + s.y.to(torch::kFloat).view({n, 1})).clamp(0, 5);
+  for (int64_t i : no_au) s.au[i].fill_(std::numeric_limits<float>::quiet_NaN());
+  return s;
+}
+
+merx::AugmenterSetup setup(size_t sources, uint64_t seed = 5) {
+  merx::AugmenterSetup st;
+  for (size_t i = 0; i < sources; ++i) st.source_domains.push_back("src" + std::to_string(i));
+  st.class_names = {"negative", "positive", "surprise"};
+  st.seed = seed;
+  return st;
+}
+
+// (domain, class) -> count over real + generated samples.
+std::map<std::pair<int64_t, int64_t>, int64_t> tally(const merx::SampleSet& a, const merx::SampleSet& b) {
+  std::map<std::pair<int64_t, int64_t>, int64_t> t;
+  for (const merx::SampleSet* s : {&a, &b})
+    for (int64_t i = 0; i < s->y.numel(); ++i) ++t[{s->domain[i].item<int64_t>(), s->y[i].item<int64_t>()}];
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("au_gan balances the classes of every source exactly and keeps the source's domain id") {
+  // Source 0: 6/2/1 -> generates 0/4/5; source 1: 2/5/3 -> 3/0/2 (26 clips, 14 generated).
+  const merx::SampleSet train = samples({{6, 2, 1}, {2, 5, 3}});
+  auto aug = make();
+  REQUIRE(aug->mode() == merx::AugmenterMode::Extend);
+  aug->fit(setup(2), train);
+  const merx::SampleSet more = aug->extend(train);
+  REQUIRE(more.x.defined());
+  CHECK(more.x.sizes() == torch::IntArrayRef({14, 3, 8, 8}));
+  CHECK(torch::isfinite(more.x).all().item<bool>());
+  const auto t = tally(train, more);
+  for (int64_t c = 0; c < 3; ++c) {
+    CHECK(t.at({0, c}) == 6);
+    CHECK(t.at({1, c}) == 5);
+  }
+  const json a = aug->artifacts();
+  CHECK(a["generated"]["counts"]["src0"]["surprise"]["generated"] == 5);
+  CHECK(a["generated"]["counts"]["src1"]["negative"]["generated"] == 3);
+  CHECK(a["fit"]["clips_without_au"] == 0);
+  for (const char* key : {"accuracy_generated", "au_rmse_generated", "diversity_generated"})
+    CHECK(a["quality"].contains(key));
+}
+
+TEST_CASE("au_gan pooled balancing puts generated samples in the synthetic domain") {
+  // Pooled over sources: classes 8/7/4 -> generates 0/1/4, all with domain id 2 (= number of sources).
+  const merx::SampleSet train = samples({{6, 2, 1}, {2, 5, 3}});
+  auto aug = make(fast_with({{"balance", "pooled"}}));
+  aug->fit(setup(2), train);
+  const merx::SampleSet more = aug->extend(train);
+  REQUIRE(more.y.numel() == 5);
+  CHECK((more.domain == 2).all().item<bool>());
+  CHECK((more.y == 1).sum().item<int64_t>() == 1);
+  CHECK((more.y == 2).sum().item<int64_t>() == 4);
+}
+
+TEST_CASE(
+    "au_gan leaves clips without AUs out of the fit and counts them and still balances on class counts") {
+  // Source 0: 4/2/2 with clips 0 and 5 AU-less; source 1: 3/3/1. Counts use every clip: 0/2/2 and 0/0/2.
+  const merx::SampleSet train = samples({{4, 2, 2}, {3, 3, 1}}, {0, 5});
+  auto aug = make();
+  aug->fit(setup(2), train);
+  const merx::SampleSet more = aug->extend(train);
+  CHECK(more.y.numel() == 6);
+  const json a = aug->artifacts();
+  CHECK(a["fit"]["clips_without_au"] == 2);
+  CHECK(a["fit"]["clips_with_au"] == 13);
+  // src0/positive has 1 clip with AUs < k = 3: its conditions come from the class's pooled vectors.
+  bool fallback = false;
+  for (const auto& c : a["generated"]["clusters"])
+    if (c["domain"] == "src0" && c["class"] == "positive") fallback = c["from"] == "pooled_fallback";
+  CHECK(fallback);
+}
+
+TEST_CASE("au_gan refuses non-finite inputs and a cell without AU intensities") {
+  merx::SampleSet train = samples({{3, 3, 3}});
+  train.x[4][1][2][3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(make()->fit(setup(1), train), doctest::Contains("1 of the 9 training inputs"),
+                       std::invalid_argument);
+  merx::SampleSet no_au = samples({{3, 3, 3}});
+  no_au.au = torch::Tensor();
+  no_au.au_ids.clear();
+  CHECK_THROWS_AS(make()->fit(setup(1), no_au), std::invalid_argument);
+}
+
+TEST_CASE("au_gan caches a fit by data and seed and parameters within the process") {
+  const merx::SampleSet train = samples({{5, 2, 2}, {2, 2, 4}}, {}, 11);
+  auto first = make(), second = make();
+  first->fit(setup(2, 77), train);
+  second->fit(setup(2, 77), train);  // e.g. the same fold and seed with another regularizer
+  CHECK(first->artifacts()["fit"]["cache"] == "miss");
+  CHECK(second->artifacts()["fit"]["cache"] == "hit");
+  CHECK(torch::equal(first->extend(train).x, second->extend(train).x));
+  auto other_seed = make();
+  other_seed->fit(setup(2, 78), train);
+  CHECK(other_seed->artifacts()["fit"]["cache"] == "miss");
+  auto other_params = make(fast_with({{"sigma_a", 0.5}}));
+  other_params->fit(setup(2, 77), train);
+  CHECK(other_params->artifacts()["fit"]["cache"] == "miss");
+}
+
+TEST_CASE("au_gan in a cell never sees a test-fold sample: test inputs poisoned with NaN do not reach it") {
+  using namespace merx::engine;
+  torch::manual_seed(8);
+  CellData data;
+  data.classes = {"negative", "positive", "surprise"};
+  data.source_domains = {"alpha", "beta"};
+  std::vector<int64_t> counts = {5, 3, 2};
+  for (int64_t d = 0; d < 2; ++d)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < counts[static_cast<size_t>(c)]; ++i) {
+        data.train.y.push_back(c);
+        data.train.domain.push_back(d);
+        data.train.subjects.push_back(data.source_domains[static_cast<size_t>(d)] + "/s" +
+                                      std::to_string(i % 2));
+        data.train.keys.push_back(data.source_domains[static_cast<size_t>(d)] + "/s/" + std::to_string(c) +
+                                  "_" + std::to_string(i));
+      }
+  const int64_t n = static_cast<int64_t>(data.train.y.size());
+  data.train.x = torch::randn({n, 3, 28, 28});
+  data.train.au = torch::rand({n, 12}) * 5;
+  data.train.au_ids = {1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17};
+  const torch::Tensor poisoned = torch::full({6, 3, 28, 28}, std::numeric_limits<float>::quiet_NaN());
+  data.test = TestSplit(poisoned, {0, 1, 2, 0, 1, 2}, {"t/a/1", "t/a/2", "t/a/3", "t/a/4", "t/a/5", "t/a/6"});
+
+  CellConfig config;
+  config.training.epochs = 1;
+  config.training.batch = 4;
+  config.training.sampler = "domain_balanced";
+  config.training.selection = "last";
+  config.cell_seed = 4242;
+  config.backbone = {"linear", {{"channels", 3}, {"size", 28}, {"features", 8}}};
+  config.regularizer = {"none", json::object()};
+  config.augmenter = {"au_gan", resolve(kFast)};
+  const CellOutcome o = run_cell(config, registry(), data);
+  REQUIRE_MESSAGE(o.result.status == merx::CellStatus::Done, o.result.error);
+  bool found = false;
+  for (const auto& a : o.result.artifacts)
+    if (a.name == "au_gan.generated") {
+      found = true;
+      CHECK(a.data["counts"]["alpha"]["surprise"]["generated"] == 3);
+      CHECK(a.data["counts"]["beta"]["positive"]["generated"] == 2);
+    }
+  CHECK(found);
+
+  // Control: the same NaN in one training clip does reach the plugin, which refuses it (the check can fail).
+  data.train.x[2].fill_(std::numeric_limits<float>::quiet_NaN());
+  const CellOutcome bad = run_cell(config, registry(), data);
+  CHECK(bad.result.status == merx::CellStatus::Failed);
+  CHECK(bad.result.error.find("au_gan: 1 of the 20 training inputs hold NaN") != std::string::npos);
+}

@@ -1,0 +1,478 @@
+// Leaderboards on the fixture database (fixture.h): selected sweep points, means and standard errors,
+// reference rows, oracle separation, views, the SQL cookbook of docs/database.md, read-only queries, and
+// the output formats. Every expected number is computed here by hand from the fixture's chosen counts.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+
+#include "../store/store_test_util.h"
+#include "fixture.h"
+#include "merx/leaderboard/leaderboard.h"
+
+using namespace merx;
+using merx::leaderboard::Estimate;
+using merx::leaderboard::Row;
+using merx::leaderboard::Table;
+
+namespace {
+
+constexpr size_t kErm = 0, kBrl = 1, kOracle = 2;
+
+// Hand statistics: mean and standard error with the n-1 sample standard deviation.
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+double se(const std::vector<double>& v) {
+  const double m = mean(v);
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return std::sqrt(ss / static_cast<double>(v.size() - 1)) / std::sqrt(static_cast<double>(v.size()));
+}
+
+// UF1 of fixture cell (method, point, target, seed index).
+double cell_uf1(size_t m, size_t p, size_t t, size_t s) {
+  return test::uf1_k(test::kCounts[t][0], test::kCounts[t][1], test::kFixture[m][p][t][s].k);
+}
+std::vector<double> seeds_uf1(size_t m, size_t p, size_t t, int seeds = 3) {
+  std::vector<double> v;
+  for (size_t s = 0; s < static_cast<size_t>(seeds); ++s) v.push_back(cell_uf1(m, p, t, s));
+  return v;
+}
+
+const Row& find_row(const std::vector<Row>& rows, const std::string& variant, int64_t point = -1) {
+  for (const Row& r : rows)
+    if (r.method.variant == variant && (point < 0 || (r.point && r.point->point_index == point))) return r;
+  FAIL("no row " << variant << " " << point);
+  throw std::logic_error("unreachable");
+}
+
+void check_estimate(const Estimate& e, const std::vector<double>& per_seed) {
+  REQUIRE(e.mean);
+  CHECK(*e.mean == doctest::Approx(mean(per_seed)).epsilon(1e-12));
+  CHECK(e.n == static_cast<int>(per_seed.size()));
+  if (per_seed.size() >= 2) {
+    REQUIRE(e.se);
+    CHECK(*e.se == doctest::Approx(se(per_seed)).epsilon(1e-12));
+  } else {
+    CHECK_FALSE(e.se);
+  }
+}
+
+struct FixtureDb {
+  test::TempDir dir;
+  std::string path;
+  explicit FixtureDb(int seeds = 3, bool oracle = true) : path(dir.file("fixture.db")) {
+    test::write_fixture(path, seeds, oracle);
+  }
+};
+
+int run_merx(const std::string& args, std::string* out = nullptr) {
+  char name[] = "/tmp/merx-leaderboard-out-XXXXXX";
+  const int fd = ::mkstemp(name);
+  if (fd >= 0) ::close(fd);
+  const std::string file = name;
+  const int rc = std::system((std::string(MERX_EXE) + " " + args + " > " + file + " 2>&1").c_str());
+  if (out) {
+    std::ifstream in(file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+  }
+  std::remove(file.c_str());
+  if (out && std::getenv("MERX_TEST_VERBOSE")) std::cout << "$ merx " << args << "\n" << *out;
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("leaderboard selects each method's sweep point per target by source-validation UF1 over seeds") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  const auto lb = leaderboard::build(store, {});
+  REQUIRE(lb.tables.size() == 1);  // the oracle method is not in the default leaderboard
+  const Table& t = lb.tables[0];
+  CHECK(t.protocol == "lodo");
+  CHECK(t.datasets == std::vector<std::string>{"A", "B", "C"});
+  CHECK(t.columns == std::vector<std::string>{"A", "B", "C", "mean"});
+  CHECK_FALSE(t.oracle);
+  REQUIRE(t.selected.size() == 2);
+  CHECK(t.selected[0].method.label() == "netA + brl + none [brl]");  // sorted by (backbone, regularizer, ...)
+  CHECK(t.selected[1].method.label() == "netA + none + none [erm]");
+
+  // erm: point #0 (index 0) everywhere (score 0.8 > 0.6), although point #1 is better on every target.
+  const Row& erm = find_row(t.selected, "erm");
+  for (size_t c = 0; c < 3; ++c) {
+    CAPTURE(c);
+    REQUIRE(erm.values[c].point);
+    CHECK(erm.values[c].point->point_index == 0);
+    CHECK(*erm.values[c].selection_score == doctest::Approx(0.8));
+    check_estimate(erm.values[c], seeds_uf1(kErm, 0, c));
+    CHECK(mean(seeds_uf1(kErm, 1, c)) > mean(seeds_uf1(kErm, 0, c)));  // the target would pick #1
+  }
+  std::vector<double> erm_mean;
+  for (size_t s = 0; s < 3; ++s)
+    erm_mean.push_back((cell_uf1(kErm, 0, 0, s) + cell_uf1(kErm, 0, 1, s) + cell_uf1(kErm, 0, 2, s)) / 3);
+  check_estimate(erm.values[3], erm_mean);
+
+  // brl: A -> its point #1 (spec index 3; mean score (0.9 + 0.5 + 0.7) / 3 = 0.7 > 0.5), B and C -> point
+  // #0 (index 2; 0.9 > 0.8 and 0.9 > 0.85).
+  const Row& brl = find_row(t.selected, "brl");
+  CHECK(brl.values[0].point->point_index == 3);
+  CHECK(*brl.values[0].selection_score == doctest::Approx(0.7));
+  CHECK(brl.values[1].point->point_index == 2);
+  CHECK(*brl.values[1].selection_score == doctest::Approx(0.9));
+  CHECK(brl.values[2].point->point_index == 2);
+  check_estimate(brl.values[0], seeds_uf1(kBrl, 1, 0));
+  check_estimate(brl.values[1], seeds_uf1(kBrl, 0, 1));
+  check_estimate(brl.values[2], seeds_uf1(kBrl, 0, 2));
+  std::vector<double> brl_mean;
+  for (size_t s = 0; s < 3; ++s)
+    brl_mean.push_back((cell_uf1(kBrl, 1, 0, s) + cell_uf1(kBrl, 0, 1, s) + cell_uf1(kBrl, 0, 2, s)) / 3);
+  check_estimate(brl.values[3], brl_mean);
+  CHECK_FALSE(brl.few_seeds);
+
+  // Bold: per column the higher selected mean, nothing else.
+  const std::vector<std::vector<double>> erm_cols = {seeds_uf1(kErm, 0, 0), seeds_uf1(kErm, 0, 1),
+                                                     seeds_uf1(kErm, 0, 2), erm_mean};
+  const std::vector<std::vector<double>> brl_cols = {seeds_uf1(kBrl, 1, 0), seeds_uf1(kBrl, 0, 1),
+                                                     seeds_uf1(kBrl, 0, 2), brl_mean};
+  for (size_t c = 0; c < 4; ++c) {
+    CAPTURE(c);
+    CHECK(erm.values[c].best == (mean(erm_cols[c]) >= mean(brl_cols[c])));
+    CHECK(brl.values[c].best == (mean(brl_cols[c]) >= mean(erm_cols[c])));
+  }
+  for (const Row& r : t.all_points)
+    for (const Estimate& e : r.values) CHECK_FALSE(e.best);
+}
+
+TEST_CASE("leaderboard all-sweep-points table holds every point with its own mean and standard error") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  const auto lb = leaderboard::build(store, {});
+  const Table& t = lb.tables.at(0);
+  REQUIRE(t.all_points.size() == 4);
+  for (size_t m : {kErm, kBrl})
+    for (size_t p = 0; p < 2; ++p) {
+      const Row& r = find_row(t.all_points, m == kErm ? "erm" : "brl", static_cast<int64_t>(m * 2 + p));
+      std::vector<double> per_seed_mean;
+      for (size_t s = 0; s < 3; ++s)
+        per_seed_mean.push_back((cell_uf1(m, p, 0, s) + cell_uf1(m, p, 1, s) + cell_uf1(m, p, 2, s)) / 3);
+      for (size_t c = 0; c < 3; ++c) check_estimate(r.values[c], seeds_uf1(m, p, c));
+      check_estimate(r.values[3], per_seed_mean);
+      CHECK(r.point->assignments["training.lr"].get<double>() == doctest::Approx(p == 0 ? 0.01 : 0.001));
+    }
+}
+
+TEST_CASE("leaderboard reference rows equal the analytic majority-class and random-prior values") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  // Training counts (negative, positive) per target = the other two datasets: A <- B + C = (8, 12);
+  // B <- A + C = (9, 11); C <- A + B = (11, 9). Test counts: A (6, 4), B (5, 5), C (3, 7).
+  // Majority: A, B predict positive, C negative. UF1 = F1 of that class / 2 (the other class has
+  // samples and F1 0): F1 = 2 n_m / (n_m + N). A: 2*4/14, B: 2*5/15, C: 2*3/13.
+  const double maj_a = 8.0 / 14 / 2, maj_b = 10.0 / 15 / 2, maj_c = 6.0 / 13 / 2;
+  // Random with priors q: F1_c = 2 p_c q_c / (p_c + q_c). A: p = (.6, .4), q = (.4, .6) -> .48 both.
+  const double rnd_a = (2 * .6 * .4 / 1.0 + 2 * .4 * .6 / 1.0) / 2;
+  const double rnd_b = (2 * .5 * .45 / .95 + 2 * .5 * .55 / 1.05) / 2;
+  const double rnd_c = (2 * .3 * .55 / .85 + 2 * .7 * .45 / 1.15) / 2;
+  auto lb = leaderboard::build(store, {});
+  const Table& t = lb.tables.at(0);
+  REQUIRE(t.references.size() == 2);
+  const auto& maj = t.references[0].values;
+  const auto& rnd = t.references[1].values;
+  CHECK(*maj[0] == doctest::Approx(maj_a).epsilon(1e-12));
+  CHECK(*maj[1] == doctest::Approx(maj_b).epsilon(1e-12));
+  CHECK(*maj[2] == doctest::Approx(maj_c).epsilon(1e-12));
+  CHECK(*maj[3] == doctest::Approx((maj_a + maj_b + maj_c) / 3).epsilon(1e-12));
+  CHECK(*rnd[0] == doctest::Approx(rnd_a).epsilon(1e-12));
+  CHECK(*rnd[1] == doctest::Approx(rnd_b).epsilon(1e-12));
+  CHECK(*rnd[2] == doctest::Approx(rnd_c).epsilon(1e-12));
+  CHECK(*rnd[3] == doctest::Approx((rnd_a + rnd_b + rnd_c) / 3).epsilon(1e-12));
+
+  // Accuracy: majority = n_m / N (A: 4/10, C: 3/10); random = sum p_c q_c (A: .6*.4 + .4*.6).
+  leaderboard::Options acc;
+  acc.metric = leaderboard::Metric::Accuracy;
+  lb = leaderboard::build(store, acc);
+  CHECK(*lb.tables.at(0).references[0].values[0] == doctest::Approx(0.4));
+  CHECK(*lb.tables.at(0).references[0].values[2] == doctest::Approx(0.3));
+  CHECK(*lb.tables.at(0).references[1].values[0] == doctest::Approx(.48));
+  CHECK(*lb.tables.at(0).references[1].values[2] == doctest::Approx(.3 * .55 + .7 * .45));
+  // UAR: majority = 1/2 (one of two classes fully recalled); random = mean q_c over present classes = 1/2.
+  leaderboard::Options uar;
+  uar.metric = leaderboard::Metric::UAR;
+  lb = leaderboard::build(store, uar);
+  CHECK(*lb.tables.at(0).references[0].values[1] == doctest::Approx(0.5));
+  CHECK(*lb.tables.at(0).references[1].values[2] == doctest::Approx(0.5));
+}
+
+TEST_CASE("leaderboard reference_values of three classes match hand-computed expectations") {
+  // test (2, 3, 5), train (6, 3, 1): q = (.6, .3, .1), p = (.2, .3, .5).
+  const auto r = leaderboard::reference_values({{{2, 3, 5}, {6, 3, 1}}}, true);
+  const double f1 = (2 * .2 * .6 / .8 + 2 * .3 * .3 / .6 + 2 * .5 * .1 / .6) / 3;
+  CHECK(*r.uf1 == doctest::Approx(f1).epsilon(1e-12));
+  CHECK(*r.uar == doctest::Approx((.6 + .3 + .1) / 3).epsilon(1e-12));
+  CHECK(*r.accuracy == doctest::Approx(.2 * .6 + .3 * .3 + .5 * .1).epsilon(1e-12));
+  // Majority = class 0: TP 2, FP 8 -> F1_0 = 4 / 12; classes 1 and 2 have samples, F1 0.
+  const auto m = leaderboard::reference_values({{{2, 3, 5}, {6, 3, 1}}}, false);
+  CHECK(*m.uf1 == doctest::Approx(4.0 / 12 / 3).epsilon(1e-12));
+  CHECK(*m.uar == doctest::Approx(1.0 / 3).epsilon(1e-12));
+  CHECK(*m.accuracy == doctest::Approx(0.2));
+}
+
+TEST_CASE("leaderboard keeps oracle-selected runs out of the default table and in their own") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  for (const Row& r : leaderboard::build(store, {}).tables.at(0).all_points)
+    CHECK(r.method.variant != "oracle");
+  leaderboard::Options opt;
+  opt.oracle = true;
+  opt.bootstrap = 200;
+  const auto lb = leaderboard::build(store, opt);
+  REQUIRE(lb.tables.size() == 2);
+  CHECK_FALSE(lb.tables[0].oracle);
+  CHECK(lb.tables[1].oracle);
+  REQUIRE(lb.tables[1].selected.size() == 1);
+  const Row& o = lb.tables[1].selected[0];
+  CHECK(o.method.variant == "oracle");
+  check_estimate(o.values[2], seeds_uf1(kOracle, 0, 2));  // C: every seed perfect
+  CHECK(*o.values[2].mean == doctest::Approx(1.0));
+  // Every resample of perfect predictions has UF1 1: the interval is [1, 1].
+  CHECK(*o.values[2].ci_low == doctest::Approx(1.0));
+  CHECK(*o.values[2].ci_high == doctest::Approx(1.0));
+  // Views: the oracle method only in leaderboard_oracle.
+  auto count = [&](const std::string& sql) {
+    int64_t n = 0;
+    store.query(sql, {}, [&](const std::vector<SqlValue>& r) { n = std::get<int64_t>(r[0]); });
+    return n;
+  };
+  CHECK(count("SELECT count(*) FROM leaderboard WHERE variant = 'oracle'") == 0);
+  CHECK(count("SELECT count(*) FROM leaderboard_oracle WHERE variant = 'oracle'") > 0);
+  CHECK(count("SELECT count(*) FROM leaderboard_oracle WHERE variant <> 'oracle'") == 0);
+}
+
+TEST_CASE("leaderboard bootstrap interval is repeatable for a seed and brackets the mean") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  leaderboard::Options opt;
+  opt.bootstrap = 300;
+  opt.bootstrap_seed = 7;
+  const auto a = leaderboard::build(store, opt);
+  const auto b = leaderboard::build(store, opt);
+  opt.bootstrap_seed = 8;
+  const auto c = leaderboard::build(store, opt);
+  const Row& ra = find_row(a.tables.at(0).selected, "erm");
+  const Row& rb = find_row(b.tables.at(0).selected, "erm");
+  const Row& rc = find_row(c.tables.at(0).selected, "erm");
+  bool differs = false;
+  for (size_t col = 0; col < 4; ++col) {
+    CAPTURE(col);
+    REQUIRE(ra.values[col].ci_low);
+    CHECK(*ra.values[col].ci_low == *rb.values[col].ci_low);
+    CHECK(*ra.values[col].ci_high == *rb.values[col].ci_high);
+    CHECK(*ra.values[col].ci_low <= *ra.values[col].mean);
+    CHECK(*ra.values[col].ci_high >= *ra.values[col].mean);
+    CHECK(*ra.values[col].ci_low < *ra.values[col].ci_high);
+    differs = differs || *rc.values[col].ci_low != *ra.values[col].ci_low;
+  }
+  CHECK(differs);
+}
+
+TEST_CASE("leaderboard marks rows with fewer than 3 seeds") {
+  FixtureDb db(2, false);
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  const auto lb = leaderboard::build(store, {});
+  const Row& erm = find_row(lb.tables.at(0).selected, "erm");
+  CHECK(erm.few_seeds);
+  check_estimate(erm.values[0], seeds_uf1(kErm, 0, 0, 2));
+  CHECK(leaderboard::render(lb, leaderboard::Format::Markdown).find("netA + none + none [erm] †") !=
+        std::string::npos);
+}
+
+TEST_CASE("views answer per sweep point with the hand-computed mean, standard error and n") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  std::vector<double> got;
+  int64_t n = 0;
+  store.query(
+      "SELECT mean, se, n_seeds FROM leaderboard WHERE variant = 'erm' AND point_index = 1 AND target = 'A' "
+      "AND metric = 'uf1'",
+      {}, [&](const std::vector<SqlValue>& r) {
+        got = {std::get<double>(r[0]), std::get<double>(r[1])};
+        n = std::get<int64_t>(r[2]);
+      });
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == doctest::Approx(mean(seeds_uf1(kErm, 1, 0))).epsilon(1e-12));
+  CHECK(got[1] == doctest::Approx(se(seeds_uf1(kErm, 1, 0))).epsilon(1e-9));
+  CHECK(n == 3);
+  int64_t cells = 0;
+  store.query("SELECT count(*) FROM cell_summary WHERE status = 'done' AND source_val_uf1 IS NOT NULL", {},
+              [&](const std::vector<SqlValue>& r) { cells = std::get<int64_t>(r[0]); });
+  CHECK(cells == 36);  // 2 methods x 2 points x 3 seeds x 3 targets; oracle cells have no source-val score
+}
+
+TEST_CASE("every query of the SQL cookbook in docs/database.md runs and returns rows") {
+  std::ifstream in(std::string(MERX_SOURCE_DIR) + "/docs/database.md");
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const size_t start = doc.find("## SQL cookbook");
+  REQUIRE(start != std::string::npos);
+  const size_t end = doc.find("\n## ", start + 1);
+  const std::string section = doc.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::vector<std::string> queries;
+  const std::regex block("```sql\\n([\\s\\S]*?)```");
+  for (auto it = std::sregex_iterator(section.begin(), section.end(), block); it != std::sregex_iterator();
+       ++it)
+    queries.push_back((*it)[1]);
+  CHECK(queries.size() >= 10);
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  for (const auto& q : queries) {
+    CAPTURE(q);
+    size_t rows = 0;
+    CHECK_NOTHROW(store.query(q, {}, [&](const std::vector<SqlValue>&) { ++rows; }));
+    if (q.find("may return no rows") == std::string::npos) CHECK(rows > 0);
+  }
+}
+
+TEST_CASE("query refuses statements that write, several statements and ATTACH") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  auto none = [](const std::vector<SqlValue>&) {};
+  for (const char* sql :
+       {"DELETE FROM cells", "UPDATE cells SET status = 'queued'", "INSERT INTO curves VALUES (1)",
+        "DROP TABLE cells", "CREATE TABLE x (y)", "PRAGMA user_version = 5",
+        "ATTACH DATABASE '/tmp/merx-attach.db' AS other", "SELECT 1; DELETE FROM cells", "BEGIN", "VACUUM"}) {
+    CAPTURE(sql);
+    CHECK_THROWS_AS(store.query(sql, {}, none), SqlRefused);
+  }
+  CHECK_NOTHROW(store.query("SELECT 1; -- trailing comment", {}, none));
+  CHECK_NOTHROW(store.query("PRAGMA user_version", {}, none));
+  CHECK_NOTHROW(store.query("PRAGMA table_info(cells)", {}, none));
+  CHECK(test::sql_int(db.path, "SELECT count(*) FROM cells") == 45);
+
+  // The CLI: exit 2, nothing deleted.
+  std::string out;
+  CHECK(run_merx("db query \"DELETE FROM cells\" --db " + db.path, &out) == 2);
+  CHECK(out.find("read-only") != std::string::npos);
+  CHECK(test::sql_int(db.path, "SELECT count(*) FROM cells") == 45);
+  CHECK(run_merx("db query \"SELECT count(*) AS n FROM cells\" --db " + db.path + " --format csv", &out) ==
+        0);
+  CHECK(out.find("n\n45\n") != std::string::npos);
+}
+
+TEST_CASE("db ls, show and leaderboard commands answer on the fixture") {
+  FixtureDb db;
+  std::string out;
+  CHECK(run_merx("db ls --db " + db.path, &out) == 0);
+  CHECK(out.find("fixture") != std::string::npos);
+  const std::string identity = test::sql_text(db.path, "SELECT identity FROM cells WHERE id = 1");
+  CHECK(run_merx("db show " + identity.substr(0, 16) + " --db " + db.path, &out) == 0);
+  CHECK(out.find(identity) != std::string::npos);
+  CHECK(out.find("source_val_uf1") != std::string::npos);
+  CHECK(run_merx("db show group --db " + db.path, &out) == 2);  // a prefix of every identity: ambiguous
+  CHECK(run_merx("db show zzzz --db " + db.path, &out) == 2);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --oracle --bootstrap 200", &out) == 0);
+  CHECK(out.find("ORACLE") != std::string::npos);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --format md", &out) == 0);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --format json", &out) == 0);
+  const auto j = nlohmann::json::parse(out);
+  CHECK(j["tables"].size() == 1);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --format latex", &out) == 0);
+  CHECK(out.find("\\toprule") != std::string::npos);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --metric f2", &out) == 2);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --experiment nope", &out) == 2);
+}
+
+TEST_CASE("a schema version 1 database is migrated to the views on open") {
+  test::TempDir dir;
+  const std::string path = dir.file("v1.db");
+  test::write_file(path, "");  // sql_exec opens without SQLITE_OPEN_CREATE
+  std::ifstream in(std::string(MERX_SOURCE_DIR) + "/db/001_initial.sql");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  REQUIRE(test::sql_exec(
+              path, "BEGIN; " + ss.str() +
+                        "; PRAGMA user_version = 1; INSERT INTO schema_log VALUES (1, '001_initial.sql', "
+                        "'2026-01-01T00:00:00.000Z', '0.1.0'); COMMIT;") == 0);
+  REQUIRE(test::sql_int(path, "PRAGMA user_version") == 1);
+  std::string out;
+  CHECK(run_merx("db query \"SELECT count(*) FROM leaderboard\" --db " + path, &out) == 0);
+  CHECK(test::sql_int(path, "PRAGMA user_version") == 2);
+  CHECK(test::sql_int(path, "SELECT count(*) FROM schema_log") == 2);
+  CHECK(test::sql_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'view'") == 8);
+}
+
+TEST_CASE("render gives the expected text for a tiny leaderboard in every format") {
+  leaderboard::Leaderboard lb;
+  Table t;
+  t.protocol = "lodo";
+  t.datasets = {"A_1", "B"};
+  t.experiments = {"exp"};
+  t.columns = {"A_1", "mean"};
+  Row r;
+  r.method = {"net", "none", "none", ""};
+  Estimate e;
+  e.mean = 0.5;
+  e.se = 0.125;
+  e.n = 2;
+  e.best = true;
+  e.point = leaderboard::PointRef{0, "h", {{"lr", 0.1}}};
+  e.selection_score = 0.75;
+  r.values = {e, e};
+  r.values[1].point.reset();
+  r.values[1].selection_score.reset();
+  r.few_seeds = true;
+  t.selected = {r};
+  t.references = {{"majority class", {0.25, 0.25}}, {"random (training priors)", {0.5, std::nullopt}}};
+  lb.tables = {t};
+
+  CHECK(
+      leaderboard::render(lb, leaderboard::Format::Latex) ==
+      "% merx db leaderboard; needs \\usepackage{booktabs}\n"
+      "\\begin{table}[t]\n"
+      "  \\centering\n"
+      "  \\caption{UF1 (mean $\\pm$ standard error over seeds; $n$ seeds), lodo over A\\_1, B. Sweep points "
+      "chosen per method and target by source-validation UF1. Best in bold. $^\\dagger$ fewer than 3 "
+      "seeds.}\n"
+      "  \\begin{tabular}{lccc}\n"
+      "    \\toprule\n"
+      "    Method & A\\_1 & Mean & $n$ \\\\\n"
+      "    \\midrule\n"
+      "    net + none + none$^\\dagger$ & \\textbf{0.5000} $\\pm$ 0.1250 & \\textbf{0.5000} $\\pm$ 0.1250 & "
+      "2 \\\\\n"
+      "    \\midrule\n"
+      "    Majority class & 0.2500 & 0.2500 & -- \\\\\n"
+      "    Random (training priors) & 0.5000 & -- & -- \\\\\n"
+      "    \\bottomrule\n"
+      "  \\end{tabular}\n"
+      "\\end{table}\n");
+
+  const std::string md = leaderboard::render(lb, leaderboard::Format::Markdown);
+  CHECK(md.find("| Method | A\\_1 | mean |\n| --- | ---: | ---: |\n"
+                "| net + none + none † | **0.5000 ± 0.1250 (n=2)** | **0.5000 ± 0.1250 (n=2)** |\n"
+                "| *majority class* | 0.2500 | 0.2500 |\n"
+                "| *random (training priors)* | 0.5000 | - |\n") != std::string::npos);
+  CHECK(md.find("| net + none + none | #0 lr=0.1 (0.7500) |") != std::string::npos);
+
+  const std::string csv = leaderboard::render(lb, leaderboard::Format::Csv);
+  CHECK(csv.find("0,lodo,A_1+B,0,uf1,selected,net + none + "
+                 "none,net,none,none,,0,\"{\"\"lr\"\":0.1}\",A_1,0.5,0.125,2,,,1,1,"
+                 "0.75\n") != std::string::npos);
+  CHECK(csv.find("0,lodo,A_1+B,0,uf1,reference,random (training priors),,,,,,,mean,,,0,,,0,0,\n") !=
+        std::string::npos);
+
+  const auto j = nlohmann::json::parse(leaderboard::render(lb, leaderboard::Format::Json));
+  CHECK(j["tables"][0]["selected"][0]["values"]["A_1"]["se"].get<double>() == 0.125);
+  CHECK(j["tables"][0]["references"][1]["values"]["mean"].is_null());
+}
