@@ -6,7 +6,7 @@
 // (`apex_gray`, `onset_apex`) set `u_channel` to -1: nothing is negated.
 // Input/output: batch.x [B, C, H, W] float32, labels and domains unchanged.
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "merx/augmenter.h"
 #include "merx/plugin.h"

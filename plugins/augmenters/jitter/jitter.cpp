@@ -8,7 +8,7 @@
 // Input/output: batch.x [B, C, H, W] float32, labels and domains unchanged.
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/functional/vision.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "merx/augmenter.h"
 #include "merx/plugin.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "merx/augmenter.h"
 #include "merx/plugin.h"

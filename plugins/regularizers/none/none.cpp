@@ -1,6 +1,6 @@
 // `none`: empirical risk minimisation (ERM). The objective is the mean of the per-domain mean losses,
 // i.e. every source domain weighs the same whatever its sub-batch size (DomainBed's ERM on minibatches).
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "merx/plugin.h"
 #include "merx/regularizer.h"
