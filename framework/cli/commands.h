@@ -27,8 +27,10 @@ void add_db_command(CLI::App& app, Action& action);
 /// `merx db compare|merge|export` (db_compare_cmd.cpp), added to the `db` subcommand by add_db_command.
 void add_db_compare_commands(CLI::App& db, Action& action);
 /// Opens an existing results database read-only, upgrading an older schema first when the file is
-/// writable (db_compare_cmd.cpp). UserError for a missing file or one that is not a merx database.
+/// writable (db_cmd.cpp). UserError for a missing file (require_results_db) or one that is not a merx database.
 merx::Store open_results_for_reading(const std::string& file);
+/// UserError naming the file and where results databases come from, when `file` is not a file.
+void require_results_db(const std::string& file);
 void add_run_command(CLI::App& app, Action& action);
 /// `merx slurm` (slurm_cmd.cpp): sbatch job array over `merx run --shard`, plus a merge job.
 void add_slurm_command(CLI::App& app, Action& action);

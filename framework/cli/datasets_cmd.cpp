@@ -1,8 +1,9 @@
 // `merx datasets list`: the adapters and what each needs.
-// `merx datasets check --adapter A --root DIR [--annotations FILE] [--labels native|megc3] [--membership
-// FILE]
+// `merx datasets check --adapter A --root DIR [--annotations FILE] [--labels native|megc3] [--membership FILE]
 //                      [--mode strict|lenient] [--options JSON] [--name NAME]`: loads one dataset and prints
 // clips, subjects, per-class counts, corrections applied and problems. Strict failures exit 2 (main()).
+// `merx datasets check SPEC [--set path=value]`: the same for every dataset of a spec, with the spec's roots,
+// annotations, options and (first sweep point's) labels and membership.
 #include <iostream>
 #include <map>
 #include <memory>
@@ -12,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/json_arg.h"
+#include "cli/spec_common.h"
 #include "cli/table.h"
 #include "merx/datasets/adapters.h"
 #include "merx/datasets/load.h"
@@ -50,18 +52,23 @@ int run_list(bool as_json) {
     return 0;
   }
   Table t({"ADAPTER", "CORPUS", "ANNOTATIONS", "FPS", "FRAMES", "LAYOUT", "EXPECTS"});
+  t.wrap(2, 12);
+  t.wrap(4, 18);
+  t.wrap(6, 36);
   for (const auto& a : dataset_adapters())
     t.add({a.name, a.corpus, a.annotations, fps_text(a.fps), a.frames,
            a.layout_verified ? "verified" : "unverified", a.description});
   t.print(std::cout);
   std::cout << "\nOptions of every adapter (datasets[i].options in a spec, --options here):\n";
   Table o({"OPTION", "TYPE", "DEFAULT", "MEANING"});
+  o.wrap(3, 64);
   for (const auto& c : common_adapter_options()) o.add({c.name, c.type, c.default_value, c.doc});
   o.print(std::cout, "  ");
   for (const auto& a : dataset_adapters()) {
     if (a.options.empty()) continue;
     std::cout << "\nOptions of " << a.name << ":\n";
     Table x({"OPTION", "TYPE", "DEFAULT", "MEANING"});
+    x.wrap(3, 64);
     for (const auto& c : a.options) x.add({c.name, c.type, c.default_value, c.doc});
     x.print(std::cout, "  ");
   }
@@ -71,6 +78,8 @@ int run_list(bool as_json) {
 struct CheckArgs {
   std::string adapter, root, annotations, labels = "native", membership, mode = "strict", options, name;
 };
+
+void print_check(const LoadResult& r, const std::string& membership_file, bool with_membership);
 
 int run_check(const CheckArgs& args) {
   DatasetSource src;
@@ -89,8 +98,34 @@ int run_check(const CheckArgs& args) {
     membership = Membership::read(args.membership);
     opts.membership = &*membership;
   }
-  const LoadResult r = load_dataset(src, opts);
+  print_check(load_dataset(src, opts), args.membership, membership.has_value());
+  return 0;
+}
 
+// Every dataset of a spec, as `merx run` will load it (its first sweep point's label settings). Strict mode
+// stops at the first dataset with problems (listing each of its problems); lenient reports all datasets.
+int run_check_spec(const SpecArgs& spec_args, const std::string& mode) {
+  const Plan plan = plan_from_args(spec_args);
+  const LabelSettings& ls = plan.points.front().labels;
+  std::optional<Membership> membership;
+  if (!ls.membership.empty()) membership = Membership::read(ls.membership);
+  LoadOptions opts;
+  opts.mode = load_mode_from_string(mode);
+  opts.labels.name = ls.name;
+  opts.labels.map = ls.map;
+  opts.labels.unmapped = ls.unmapped;
+  opts.membership = membership ? &*membership : nullptr;
+  for (size_t i = 0; i < plan.datasets.size(); ++i) {
+    const DatasetSpec& d = plan.datasets[i];
+    if (i) std::cout << "\n";
+    print_check(load_dataset(DatasetSource{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options},
+                             opts),
+                ls.membership.string(), membership.has_value());
+  }
+  return 0;
+}
+
+void print_check(const LoadResult& r, const std::string& membership_file, bool with_membership) {
   std::map<std::string, size_t> classes;
   size_t apex_missing = 0, apex_estimated = 0, corrected = 0;
   for (const auto& s : r.samples) {
@@ -111,7 +146,7 @@ int run_check(const CheckArgs& args) {
   t.add({"apex estimated (midpoint)", std::to_string(apex_estimated)});
   t.add({"excluded by labels/membership", std::to_string(r.excluded.size())});
   t.add({"dropped for problems (lenient)", std::to_string(r.dropped.size())});
-  if (membership) t.add({"listed but not found", std::to_string(r.missing_listed.size())});
+  if (with_membership) t.add({"listed but not found", std::to_string(r.missing_listed.size())});
   std::cout << "\n";
   t.print(std::cout);
 
@@ -132,7 +167,7 @@ int run_check(const CheckArgs& args) {
     for (const auto& d : r.dropped) std::cout << "  " << d.where << ": " << d.key << ": " << d.reason << "\n";
   }
   if (!r.missing_listed.empty()) {
-    std::cout << "\nlisted in " << args.membership << " but not found:\n";
+    std::cout << "\nlisted in " << membership_file << " but not found:\n";
     for (const auto& m : r.missing_listed)
       std::cout << "  line " << m.line << ": " << m.subject << "/" << m.clip << "\n";
   }
@@ -140,7 +175,6 @@ int run_check(const CheckArgs& args) {
     std::cout << "\nnotes:\n";
     for (const auto& n : r.notes) std::cout << "  " << n << "\n";
   }
-  return 0;
 }
 
 }  // namespace
@@ -151,13 +185,18 @@ void add_datasets_command(CLI::App& app, Action& action) {
 
   auto* list = cmd->add_subcommand("list", "List the dataset adapters with what each needs");
   auto as_json = std::make_shared<bool>(false);
-  list->add_flag("--json", *as_json, "Machine-readable output (JSON array)");
-  list->callback([&action, as_json] { action = [=] { return run_list(*as_json); }; });
+  auto format = std::make_shared<std::string>("table");
+  list->add_flag("--json", *as_json, "Machine-readable output (JSON array); the same as --format json");
+  list->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  list->callback([&action, as_json, format] { action = [=] { return run_list(*as_json || *format == "json"); }; });
 
-  auto* check = cmd->add_subcommand("check", "Load one corpus, validate it and print what was found");
+  auto* check = cmd->add_subcommand(
+      "check", "Load the datasets of a SPEC, or one corpus (--adapter, --root), validate and print what was found");
   auto a = std::make_shared<CheckArgs>();
-  check->add_option("--adapter", a->adapter, "Adapter name (merx datasets list)")->required();
-  check->add_option("--root", a->root, "Corpus folder (see docs/datasets.md)")->required();
+  auto spec = std::make_shared<SpecArgs>();
+  add_spec_args(check, *spec, /*required=*/false);
+  check->add_option("--adapter", a->adapter, "Adapter name (merx datasets list); without a SPEC");
+  check->add_option("--root", a->root, "Corpus folder (see docs/datasets.md); without a SPEC");
   check->add_option("--annotations", a->annotations, "Annotation file (default: the adapter's usual name)");
   check->add_option("--labels", a->labels, "Label mapping: native or megc3")->capture_default_str();
   check->add_option("--membership", a->membership, "MEGC2019-style list dataset,subject,clip,label");
@@ -165,7 +204,17 @@ void add_datasets_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   check->add_option("--options", a->options, "Adapter options as JSON, e.g. '{\"frame_gaps\": 2}'");
   check->add_option("--name", a->name, "Dataset name used in keys (default: the adapter name)");
-  check->callback([&action, a] { action = [=] { return run_check(*a); }; });
+  check->callback([&action, a, spec] {
+    if (!spec->file.empty()) {
+      if (!a->adapter.empty() || !a->root.empty())
+        throw CLI::ValidationError("datasets check", "give a SPEC or --adapter and --root, not both");
+      action = [=] { return run_check_spec(*spec, a->mode); };
+      return;
+    }
+    if (a->adapter.empty() || a->root.empty())
+      throw CLI::ValidationError("datasets check", "give a SPEC, or --adapter and --root");
+    action = [=] { return run_check(*a); };
+  });
 }
 
 }  // namespace merx::cli

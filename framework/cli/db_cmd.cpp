@@ -27,6 +27,13 @@
 #include "merx/store/store.h"
 
 namespace merx::cli {
+
+void require_results_db(const std::string& file) {
+  if (std::filesystem::is_regular_file(file)) return;
+  throw UserError("results database " + file + " does not exist (`merx run SPEC` writes the spec's `output`; " +
+                  "tools/demo writes build/demo/demo.sqlite)");
+}
+
 namespace {
 
 std::string value_text(const GroupMetrics& g, const std::string& name) {
@@ -41,8 +48,7 @@ std::string value_text(const GroupMetrics& g, const std::string& name) {
 }
 
 int recompute(const std::string& file) {
-  if (!std::filesystem::is_regular_file(file))
-    throw UserError("results database " + file + " does not exist");
+  require_results_db(file);
   Store store = Store::open(file);
   Table t({"GROUP", "PROTOCOL", "VARIANT", "SEED", "CELLS DONE", "HEADLINE UF1", "HEADLINE UAR", "METRICS"});
   size_t written = 0, failed = 0;
@@ -82,9 +88,10 @@ int recompute(const std::string& file) {
 
 // Opens a database for reading. An older schema (e.g. v1 without the views) is first upgraded by opening
 // it once for writing, when the file is writable; the migrations only add views and indexes.
-Store open_for_reading(const std::string& file) {
-  if (!std::filesystem::is_regular_file(file))
-    throw UserError("results database " + file + " does not exist");
+}  // namespace
+
+Store open_results_for_reading(const std::string& file) {
+  require_results_db(file);
   try {
     return Store::open(file, Store::Mode::ReadOnly);
   } catch (const UserError&) {
@@ -97,6 +104,8 @@ Store open_for_reading(const std::string& file) {
     return Store::open(file, Store::Mode::ReadOnly);
   }
 }
+
+namespace {
 
 std::string sql_text(const SqlValue& v) {
   if (std::holds_alternative<std::monostate>(v)) return "NULL";
@@ -119,7 +128,7 @@ std::string opt4(const SqlValue& v) {
 }
 
 int ls(const std::string& file, bool with_cells) {
-  Store store = open_for_reading(file);
+  Store store = open_results_for_reading(file);
   Table ex({"ID", "EXPERIMENT", "CREATED", "GROUPS", "CELLS", "QUEUED", "RUNNING", "DONE", "FAILED",
             "INTERRUPTED"});
   store.query(
@@ -205,7 +214,7 @@ std::string resolve_cell(const Store& store, const std::string& cell) {
 }
 
 int show(const std::string& file, const std::string& cell) {
-  Store store = open_for_reading(file);
+  Store store = open_results_for_reading(file);
   const std::string identity = resolve_cell(store, cell);
   std::vector<std::string> cols;
   std::cout << "cell\n";
@@ -316,7 +325,7 @@ std::string csv_field(const std::string& s) {
 int query(const std::string& file, const std::string& sql, const std::string& format) {
   if (format != "table" && format != "csv" && format != "json")
     throw UserError("unknown format '" + format + "'; use table, csv or json");
-  Store store = open_for_reading(file);
+  Store store = open_results_for_reading(file);
   std::vector<std::string> cols;
   std::vector<std::vector<SqlValue>> rows;
   try {
@@ -383,7 +392,7 @@ int leaderboard_cmd(const LeaderboardArgs& a) {
   opt.bootstrap = a.bootstrap;
   opt.bootstrap_seed = a.bootstrap_seed;
   opt.oracle = a.oracle;
-  Store store = open_for_reading(a.file);
+  Store store = open_results_for_reading(a.file);
   const leaderboard::Leaderboard lb = leaderboard::build(store, opt);
   if (lb.tables.empty() && opt.experiment) {
     bool known = false;

@@ -9,7 +9,6 @@
 #include <iostream>
 #include <memory>
 
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "merx/compare/compare.h"
@@ -74,19 +73,6 @@ int export_cmd(const std::string& db, const std::string& format, const std::stri
 }
 
 }  // namespace
-
-Store open_results_for_reading(const std::string& file) {
-  if (!std::filesystem::is_regular_file(file))
-    throw UserError("results database " + file + " does not exist");
-  try {
-    return Store::open(file, Store::Mode::ReadOnly);
-  } catch (const UserError&) {
-    // An older schema version: upgrade it when we may write, else report the read-only error.
-    if (::access(file.c_str(), W_OK) != 0) throw;
-    Store::open(file);
-    return Store::open(file, Store::Mode::ReadOnly);
-  }
-}
 
 void add_db_compare_commands(CLI::App& db, Action& action) {
   auto ca = std::make_shared<CompareArgs>();

@@ -21,8 +21,13 @@ int run(const SpecArgs& args, const std::string& format) {
     return 0;
   }
   Table t({"CELL", "GROUP", "POINT", "SEED", "FOLD", "CELL SEED"});
+  auto point_text = [&](size_t index) {  // "2 brl": the number alone meant looking it up in the spec
+    for (const auto& p : plan.points)
+      if (p.index == index && !p.variant.empty()) return std::to_string(index) + " " + p.variant;
+    return std::to_string(index);
+  };
   for (const auto& c : plan.cells)
-    t.add({c.identity.substr(0, 16), c.group.substr(0, 12), std::to_string(c.point), std::to_string(c.seed), c.fold,
+    t.add({c.identity.substr(0, 16), c.group.substr(0, 12), point_text(c.point), std::to_string(c.seed), c.fold,
            std::to_string(c.cell_seed)});
   t.print(std::cout);
   print_fold_table(plan, classes, std::cout);

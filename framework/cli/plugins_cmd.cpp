@@ -1,5 +1,6 @@
 // `merx plugins [--kind K] [--json] [--path DIR]...`: what the plugin host found, with parameters.
 // `merx plugins new --kind K --name N DIR`: a plugin project of one's own, from the examples in docs/examples/.
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "cli/plugin_templates.h"
@@ -71,8 +73,18 @@ int run(const std::string& kind_text, bool as_json, const std::vector<std::strin
   }
   DiscoveryOptions opts;
   for (const auto& p : paths) opts.extra_dirs.emplace_back(p);
+  for (const auto& p : paths)
+    if (!std::filesystem::is_directory(p)) throw UserError("--path: '" + p + "' is not a folder");
   const PluginRegistry reg = PluginRegistry::discover(opts);
   const auto found = reg.plugins(kind);
+  const auto all = reg.plugins();
+  for (const auto& p : paths) {  // a folder that gave nothing is usually the wrong folder (build/ vs build/plugins)
+    const auto dir = std::filesystem::weakly_canonical(p);
+    const bool any = std::any_of(all.begin(), all.end(), [&](const PluginInfo& i) {
+      return std::filesystem::weakly_canonical(i.file).parent_path() == dir;
+    });
+    if (!any) spdlog::warn("--path {}: no merx plugin there (merx_<kind>_<name>.so files, as merx_add_plugin builds them)", p);
+  }
 
   if (as_json) {
     json out = json::array();
@@ -85,15 +97,25 @@ int run(const std::string& kind_text, bool as_json, const std::vector<std::strin
     for (const auto& d : reg.scanned_dirs()) std::cout << "  " << d.string() << "\n";
     return 0;
   }
+  // The folder once below the table, the file name per row: full paths made rows 300 characters wide.
   Table t({"KIND", "NAME", "VERSION", "ABI", "DESCRIPTION", "FILE"});
-  for (const auto& p : found)
+  t.wrap(4, 40);
+  std::vector<std::string> folders;
+  for (const auto& p : found) {
     t.add({to_string(p.kind), p.name, p.version, std::to_string(p.abi_major) + "." + std::to_string(p.abi_minor),
-           p.description, p.file.string()});
+           p.description, p.file.filename().string()});
+    const std::string folder = p.file.parent_path().string();
+    if (std::find(folders.begin(), folders.end(), folder) == folders.end()) folders.push_back(folder);
+  }
   t.print(std::cout);
+  std::cout << "\nloaded from " << (folders.size() == 1 ? "" : "the folders ");
+  for (size_t i = 0; i < folders.size(); ++i) std::cout << (i ? ", " : "") << folders[i];
+  std::cout << "\n";
   for (const auto& p : found) {
     if (p.params.empty()) continue;
     std::cout << "\n" << to_string(p.kind) << " " << p.name << " parameters:\n";
     Table pt({"NAME", "TYPE", "DEFAULT", "RANGE", "SEARCH", "DOC"});
+    pt.wrap(5, 40);
     for (const auto& d : p.params)
       pt.add({d.name, to_string(d.type), d.default_value.dump(), range_text(d), search_text(d.search), d.doc});
     pt.print(std::cout, "  ");
@@ -197,10 +219,12 @@ void add_plugins_command(CLI::App& app, Action& action) {
   auto as_json = std::make_shared<bool>(false);
   auto paths = std::make_shared<std::vector<std::string>>();
   cmd->add_option("--kind", *kind, "Only this kind: backbone, regularizer or augmenter");
-  cmd->add_flag("--json", *as_json, "Machine-readable output (JSON array)");
+  auto format = std::make_shared<std::string>("table");
+  cmd->add_flag("--json", *as_json, "Machine-readable output (JSON array); the same as --format json");
+  cmd->add_option("--format", *format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   cmd->add_option("--path", *paths, "Extra plugin folder to search (repeatable; also $MERX_PLUGIN_PATH)");
-  cmd->callback([&action, kind, as_json, paths] {
-    if (!action) action = [=] { return run(*kind, *as_json, *paths); };
+  cmd->callback([&action, kind, as_json, format, paths] {
+    if (!action) action = [=] { return run(*kind, *as_json || *format == "json", *paths); };
   });
 
   auto* make = cmd->add_subcommand("new", "Write a new plugin project (CMakeLists.txt, README.md, <name>.cpp) to DIR");

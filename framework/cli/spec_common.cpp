@@ -11,8 +11,8 @@
 
 namespace merx::cli {
 
-void add_spec_args(CLI::App* cmd, SpecArgs& args) {
-  cmd->add_option("SPEC", args.file, "Experiment spec (JSON); see docs/spec.md")->required();
+void add_spec_args(CLI::App* cmd, SpecArgs& args, bool required) {
+  cmd->add_option("SPEC", args.file, "Experiment spec (JSON); see docs/spec.md")->required(required);
   cmd->add_option("--set", args.sets,
                   "Override a field before validation: path=value, e.g. training.lr=0.001 or "
                   "datasets[0].root=/data/casme2 (repeatable)");

@@ -19,8 +19,8 @@ struct SpecArgs {
   std::vector<std::string> sets;
 };
 
-/// Adds the SPEC positional and the repeatable `--set path=value` option.
-void add_spec_args(CLI::App* cmd, SpecArgs& args);
+/// Adds the SPEC positional (optional when `required` is false) and the repeatable `--set path=value` option.
+void add_spec_args(CLI::App* cmd, SpecArgs& args, bool required = true);
 
 /// load_spec + plugin discovery (+ plugin_paths) + make_plan. Throws UserError/ValidationError.
 Plan plan_from_args(const SpecArgs& args);

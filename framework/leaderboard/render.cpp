@@ -1,6 +1,7 @@
 // leaderboard::render: plain text, Markdown, CSV (long format), LaTeX (booktabs) and JSON.
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
 #include "merx/errors.h"
@@ -62,6 +63,15 @@ std::string scores_text(const Table& t, const Row& r) {
 std::string chosen_text(const Estimate& e) {
   if (!e.point) return "-";
   return e.point->label() + " (" + opt4(e.selection_score) + ")";
+}
+
+// Every method has one sweep point: the selection and all-points tables would only repeat the leaderboard.
+bool one_point_per_method(const Table& t) {
+  if (t.all_points.empty()) return false;
+  std::map<std::string, int> points;
+  for (const Row& r : t.all_points)
+    if (++points[r.method.label()] > 1) return false;
+  return true;
 }
 
 bool any_few(const Table& t) {
@@ -137,6 +147,11 @@ std::string render_text(const Leaderboard& lb) {
     }
     text_table(out, header, rows);
     if (any_few(t)) out << "† fewer than 3 seeds\n";
+    if (one_point_per_method(t)) {
+      out << "one sweep point per method: no sweep-point selection (its tables appear when a method has several)\n";
+      for (const auto& n : t.notes) out << "note: " << n << "\n";
+      continue;
+    }
     if (!t.selected.empty()) {
       out << "\nselected sweep points (mean source-validation score over seeds)\n";
       std::vector<std::string> h = {"METHOD"};
@@ -213,6 +228,10 @@ std::string render_md(const Leaderboard& lb) {
       md_row(out, row);
     }
     if (any_few(t)) out << "\n† fewer than 3 seeds.\n";
+    if (one_point_per_method(t)) {
+      for (const auto& n : t.notes) out << "\nNote: " << md_escape(n) << "\n";
+      continue;
+    }
     if (!t.selected.empty()) {
       out << "\nSelected sweep points (mean source-validation score over seeds):\n\n";
       std::vector<std::string> h = {"Method"};

@@ -142,7 +142,9 @@ bool valid_var_name(const std::string& n) {
   return true;
 }
 
-std::string substitute(const std::string& s, const std::string& path, const EnvLookup& env, Findings& out) {
+// `unset`: variables already reported; the first use gets the remedy, later uses a short pointer to it.
+std::string substitute(const std::string& s, const std::string& path, const EnvLookup& env,
+                       std::set<std::string>& unset, Findings& out) {
   std::string r;
   size_t i = 0;
   while (i < s.size()) {
@@ -174,9 +176,12 @@ std::string substitute(const std::string& s, const std::string& path, const EnvL
     } else if (v) {
       r += *v;
     } else {
-      add_value(
-          out, path,
-          "environment variable `" + name + "` is not set (write `${" + name + ":-default}` for a fallback)");
+      const bool first = unset.insert(name).second;
+      add_value(out, path,
+                "environment variable `" + name + "` is not set" +
+                    (first ? ": `export " + name + "=...` before running merx (or write `${" + name +
+                                 ":-default}` in the spec for a fallback)"
+                           : " (see its first use above)"));
       return s;
     }
     i = close + 1;
@@ -184,15 +189,16 @@ std::string substitute(const std::string& s, const std::string& path, const EnvL
   return r;
 }
 
-void substitute_all(json& v, const std::string& path, const EnvLookup& env, Findings& out) {
+void substitute_all(json& v, const std::string& path, const EnvLookup& env, std::set<std::string>& unset,
+                    Findings& out) {
   if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
-    if (s.find("${") != std::string::npos) v = substitute(s, path, env, out);
+    if (s.find("${") != std::string::npos) v = substitute(s, path, env, unset, out);
   } else if (v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it)
-      substitute_all(it.value(), path_key(path, it.key()), env, out);
+      substitute_all(it.value(), path_key(path, it.key()), env, unset, out);
   } else if (v.is_array()) {
-    for (size_t i = 0; i < v.size(); ++i) substitute_all(v[i], path_index(path, i), env, out);
+    for (size_t i = 0; i < v.size(); ++i) substitute_all(v[i], path_index(path, i), env, unset, out);
   }
 }
 
@@ -258,7 +264,8 @@ SpecSource prepare(json document, const fs::path& base_dir, const fs::path& file
     add_value(findings, "", "the spec must be a JSON object, got " + describe(document));
   } else {
     for (const auto& s : sets) apply_set(document, s, findings);
-    substitute_all(document, "", env, findings);
+    std::set<std::string> unset;
+    substitute_all(document, "", env, unset, findings);
   }
   if (!findings.empty()) {
     std::vector<Problem> problems;

@@ -100,6 +100,37 @@ TEST_CASE("plugins (table) shows parameters with defaults and ranges") {
   CHECK(r.out.find("[1, 65536]") != std::string::npos);
 }
 
+TEST_CASE("plugins table: file names in rows, the folder once, rows within 125 columns") {
+  RunResult r = run_merx("plugins");
+  REQUIRE(r.code == 0);
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) CHECK_MESSAGE(l.size() <= 125, l);
+  CHECK(r.out.find("  merx_backbone_linear.so\n") != std::string::npos);
+  CHECK(r.out.find("\nloaded from " MERX_BINARY_DIR "/plugins\n") != std::string::npos);
+  CHECK(run_merx("plugins --format json").out == run_merx("plugins --json").out);
+  CHECK(run_merx("plugins --format xml").code == 2);
+}
+
+TEST_CASE("plugins --path to a folder without plugins warns naming it") {
+  const auto dir = temp_dir("no-plugins-here");
+  RunResult r = run_merx("plugins --path '" + dir.string() + "'");
+  CHECK(r.code == 0);
+  CHECK(r.err.find("--path " + dir.string() + ": no merx plugin there") != std::string::npos);
+}
+
+TEST_CASE("db commands on a missing database exit 2 and say where databases come from") {
+  const std::string missing = (temp_dir("no-db") / "none.sqlite").string();
+  for (const std::string cmd : {"db export --format csv '" + temp_dir("no-db-out").string() + "' --db ",
+                                std::string("db leaderboard --db "), std::string("report -o /dev/null --db ")}) {
+    RunResult r = run_merx(cmd + "'" + missing + "'");
+    INFO(cmd);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("results database " + missing + " does not exist (`merx run SPEC` writes") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(missing));
+  }
+}
+
 TEST_CASE("plugins --path with a missing folder is a user error naming it") {
   RunResult r = run_merx("plugins --path /nonexistent/merx-plugins");
   CHECK(r.code == 2);
@@ -192,6 +223,9 @@ TEST_CASE("plan (table) shows one row per cell and the summary") {
   for (size_t pos = 0; (pos = r.out.find('\n', pos)) != std::string::npos; ++pos) ++rows;
   CHECK(rows >= 24 + 2);
   CHECK(r.out.find("= 24 cells") != std::string::npos);
+  // The POINT column names the variant (example.json: points 0-1 adam, 2-3 sgd).
+  CHECK(r.out.find("  0 adam  ") != std::string::npos);
+  CHECK(r.out.find("  3 sgd  ") != std::string::npos);
 }
 
 TEST_CASE("plan with protocol loso has one fold per global subject read from the annotation files") {

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -100,7 +101,17 @@ TEST_CASE("datasets list shows all twelve adapters with what each needs") {
   // Where the layout is a guess, the table says so.
   CHECK(line_starting(r.out, "smic_vis ").find("unverified") != std::string::npos);
   CHECK(line_starting(r.out, "casme2 ").find("  verified  ") != std::string::npos);
-  CHECK(line_starting(r.out, "casme2 ").find("sub{SS}/{clip}/img{N}.jpg") != std::string::npos);
+  // EXPECTS is word-wrapped: the casme2 row continues on lines that start with blanks.
+  std::string casme2_row;
+  bool in_row = false;
+  for (const auto& l : lines(r.out)) {
+    if (l.rfind("casme2 ", 0) == 0) in_row = true;
+    else if (in_row && l.rfind(" ", 0) != 0) break;
+    if (in_row) casme2_row += l + "\n";
+  }
+  CHECK(casme2_row.find("sub{SS}/{clip}/img{N}.jpg") != std::string::npos);
+  // Rows fit a terminal (the untruncated EXPECTS column made them 300 characters wide).
+  for (const auto& l : lines(r.out)) CHECK_MESSAGE(l.size() <= 125, l);
   // Common options, then the adapter-specific ones.
   CHECK(r.out.find("Options of every adapter") != std::string::npos);
   CHECK(r.out.find("\n  frame_gaps ") != std::string::npos);
@@ -108,6 +119,7 @@ TEST_CASE("datasets list shows all twelve adapters with what each needs") {
 
   const RunResult j = run_merx("datasets list --json");
   REQUIRE(j.code == 0);
+  CHECK(run_merx("datasets list --format json").out == j.out);
   const auto a = nlohmann::json::parse(j.out);
   REQUIRE(a.size() == 12);
   std::vector<std::string> names;
@@ -174,6 +186,44 @@ TEST_CASE("datasets check prints the fixture's exact counts and corrections and 
   CHECK(line_starting(n.out, "class others ") == count_row("class others", 1));
   CHECK(line_starting(n.out, "excluded by labels/membership ") ==
         count_row("excluded by labels/membership", 0));
+}
+
+TEST_CASE("datasets check SPEC checks every dataset of the spec with the spec's labels") {
+  const fs::path dir = fx::fresh_dir("cli_check_spec");
+  const auto c2 = fx::casme2_corpus(dir / "c2");
+  const auto sm = fx::samm_corpus(dir / "sm");
+  const nlohmann::json spec = {
+      {"name", "check_spec"},
+      {"datasets",
+       {{{"name", "c2"}, {"adapter", "casme2"}, {"root", c2.root.string()}, {"annotations", c2.annotations.string()}},
+        {{"name", "sm"}, {"adapter", "samm"}, {"root", sm.root.string()}, {"annotations", sm.annotations.string()}}}},
+      {"labels", {{"name", "megc3"}}},
+      {"recipe", {{"name", "flow_strain"}}},
+      {"protocol", {{"name", "lodo"}}},
+      {"backbone", {{"name", "linear"}}},
+      {"output", (dir / "out.sqlite").string()}};
+  std::ofstream(dir / "spec.json") << spec.dump(2);
+  const RunResult r = run_merx("datasets check " + q(dir / "spec.json"));
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  // The casme2 block: the same megc3 counts as the --adapter form above (8 clips of 5 subjects).
+  const size_t c2_at = r.out.find("dataset c2 (adapter casme2)\n");
+  const size_t sm_at = r.out.find("dataset sm (adapter samm)\n");
+  REQUIRE(c2_at != std::string::npos);
+  REQUIRE(sm_at != std::string::npos);
+  CHECK(c2_at < sm_at);
+  const std::string c2_block = r.out.substr(c2_at, sm_at - c2_at);
+  CHECK(line_starting(c2_block, "clips ") == count_row("clips", 8));
+  CHECK(line_starting(c2_block, "subjects ") == count_row("subjects", 5));
+  CHECK(line_starting(c2_block, "class surprise ") == count_row("class surprise", 1));
+  CHECK(line_starting(c2_block, "excluded by labels/membership ") == count_row("excluded by labels/membership", 3));
+  CHECK(r.out.find("class fear") == std::string::npos);  // megc3 applied to SAMM too
+
+  const RunResult both = run_merx("datasets check " + q(dir / "spec.json") + " --adapter casme2 --root " + q(c2.root));
+  CHECK(both.code == 2);
+  CHECK(both.err.find("not both") != std::string::npos);
+  const RunResult neither = run_merx("datasets check");
+  CHECK(neither.code == 2);
 }
 
 TEST_CASE("datasets check of a broken corpus exits 2 listing every problem with file and row") {

@@ -413,6 +413,44 @@ TEST_CASE("a schema version 1 database is migrated to the views on open") {
   CHECK(test::sql_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'view'") == 8);
 }
 
+TEST_CASE("with one sweep point per method the text and markdown leaderboards omit the selection tables") {
+  leaderboard::Leaderboard lb;
+  Table t;
+  t.protocol = "lodo";
+  t.datasets = {"A", "B"};
+  t.experiments = {"exp"};
+  t.columns = {"A", "mean"};
+  Estimate e;
+  e.mean = 0.5;
+  e.se = 0.1;
+  e.n = 3;
+  for (const char* reg : {"none", "brl"}) {
+    Row r;
+    r.method = {"net", reg, "none", ""};
+    r.values = {e, e};
+    t.selected.push_back(r);
+    r.point = leaderboard::PointRef{0, std::string("h-") + reg, nlohmann::json::object()};
+    t.all_points.push_back(r);
+  }
+  lb.tables = {t};
+  const std::string text = leaderboard::render(lb, leaderboard::Format::Table);
+  CHECK(text.find("net + brl + none") != std::string::npos);
+  CHECK(text.find("one sweep point per method: no sweep-point selection") != std::string::npos);
+  CHECK(text.find("selected sweep points") == std::string::npos);
+  CHECK(text.find("all sweep points") == std::string::npos);
+  const std::string md = leaderboard::render(lb, leaderboard::Format::Markdown);
+  CHECK(md.find("Selected sweep points") == std::string::npos);
+  CHECK(md.find("All sweep points") == std::string::npos);
+
+  // A second point of one method brings both tables back.
+  Row extra = lb.tables[0].all_points[1];
+  extra.point = leaderboard::PointRef{1, "h-brl-2", {{"lr", 0.1}}};
+  lb.tables[0].all_points.push_back(extra);
+  const std::string swept = leaderboard::render(lb, leaderboard::Format::Table);
+  CHECK(swept.find("selected sweep points") != std::string::npos);
+  CHECK(swept.find("all sweep points") != std::string::npos);
+}
+
 TEST_CASE("render gives the expected text for a tiny leaderboard in every format") {
   leaderboard::Leaderboard lb;
   Table t;

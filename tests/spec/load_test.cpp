@@ -112,6 +112,23 @@ TEST_CASE("malformed variable references are problems at the string's path") {
   }
 }
 
+TEST_CASE("an unset variable used twice names the remedy once") {
+  const json doc = {{"name", "x"}, {"output", "${NOPE}/o.sqlite"}, {"description", "${NOPE}"}};
+  try {
+    spec_from_json(doc, "/tmp", {}, env_of({}));
+    FAIL("expected a ValidationError");
+  } catch (const ValidationError& e) {
+    REQUIRE(e.problems().size() == 2);
+    int with_remedy = 0, pointer = 0;
+    for (const auto& p : e.problems()) {
+      with_remedy += p.message.find("`export NOPE=...` before running merx") != std::string::npos;
+      pointer += p.message.find("(see its first use above)") != std::string::npos;
+    }
+    CHECK(with_remedy == 1);
+    CHECK(pointer == 1);
+  }
+}
+
 TEST_CASE("--set is applied before variable substitution, so a --set value may use variables") {
   const SpecSource s =
       spec_from_json({{"name", "x"}}, "/tmp", {"output=${D}/o.sqlite"}, env_of({{"D", "/r"}}));
