@@ -34,6 +34,7 @@
 #include "merx/preprocessing/preprocess.h"
 #include "merx/preprocessing/stages.h"
 #include "merx/synth/synth.h"
+#include "common/nearest_centroid.h"
 
 namespace fs = std::filesystem;
 using namespace merx;
@@ -81,46 +82,6 @@ std::vector<LoadResult> load(const fs::path& corpus) {
     out.push_back(load_dataset(s, o));
   }
   return out;
-}
-
-struct Item {
-  size_t domain = 0;
-  std::string subject;
-  int label = 0;
-  std::vector<double> x;
-};
-
-int nearest(const std::vector<const Item*>& train, const Item& x) {
-  std::vector<std::vector<double>> mean(3, std::vector<double>(x.x.size(), 0));
-  std::vector<int> count(3, 0);
-  for (const Item* t : train) {
-    ++count[size_t(t->label)];
-    for (size_t j = 0; j < x.x.size(); ++j) mean[size_t(t->label)][j] += t->x[j];
-  }
-  int best = -1;
-  double best_d = 1e300;
-  for (int c = 0; c < 3; ++c) {
-    if (!count[size_t(c)]) continue;
-    double d = 0;
-    for (size_t j = 0; j < x.x.size(); ++j) {
-      const double e = x.x[j] - mean[size_t(c)][j] / count[size_t(c)];
-      d += e * e;
-    }
-    if (d < best_d) best_d = d, best = c;
-  }
-  return best;
-}
-
-double uar(const std::vector<int>& truth, const std::vector<int>& pred) {
-  double sum = 0;
-  int classes = 0;
-  for (int c = 0; c < 3; ++c) {
-    int n = 0, hit = 0;
-    for (size_t i = 0; i < truth.size(); ++i)
-      if (truth[i] == c) ++n, hit += pred[i] == c;
-    if (n) sum += double(hit) / n, ++classes;
-  }
-  return sum / classes;
 }
 
 // Flow as colour: hue = direction, value = magnitude (saturating at `full` pixels).
@@ -255,12 +216,12 @@ int main(int argc, char** argv) {
   std::vector<size_t> domain_of;
   for (size_t d = 0; d < all.size(); ++d)
     for (const auto& s : all[d].samples) samples.push_back(&s), domain_of.push_back(d);
-  std::vector<Item> items(samples.size());
+  std::vector<merx::test::Item> items(samples.size());
   std::vector<int> fallback(samples.size(), 0);
   tbb::parallel_for(size_t(0), samples.size(), [&](size_t i) {
     const auto r = pre.run(*samples[i]);
     fallback[i] = r.face_fallback;
-    Item& it = items[i];
+    merx::test::Item& it = items[i];
     it.domain = domain_of[i];
     it.subject = samples[i]->global_subject;
     const auto& classes = megc3_classes();
@@ -279,23 +240,23 @@ int main(int argc, char** argv) {
   std::cout << "nearest centroid on flow_uv 8x8 (UAR over negative/positive/surprise; chance 0.333):\n";
   for (size_t d = 0; d < all.size(); ++d) {
     std::vector<int> truth, within, cross;
-    for (const Item& x : items) {
+    for (const merx::test::Item& x : items) {
       if (x.domain != d) continue;
-      std::vector<const Item*> loso, others;
-      for (const Item& t : items) {
+      std::vector<const merx::test::Item*> loso, others;
+      for (const merx::test::Item& t : items) {
         if (t.domain == d && t.subject != x.subject) loso.push_back(&t);
         if (t.domain != d) others.push_back(&t);
       }
       truth.push_back(x.label);
-      within.push_back(nearest(loso, x));
-      cross.push_back(nearest(others, x));
+      within.push_back(merx::test::nearest_centroid(loso, x));
+      cross.push_back(merx::test::nearest_centroid(others, x));
     }
     int no_face = 0;
     for (size_t i = 0; i < items.size(); ++i) no_face += items[i].domain == d && fallback[i];
     if (no_face)
       std::printf("  %s: no face found on %d onset frames (centre crop used)\n", all[d].dataset.c_str(),
                   no_face);
-    const double w = uar(truth, within), c = uar(truth, cross);
+    const double w = merx::test::uar3(truth, within), c = merx::test::uar3(truth, cross);
     within_sum += w, cross_sum += c;
     std::printf("  %-12s within (LOSO) %.3f   trained on the other two %.3f\n", all[d].dataset.c_str(), w, c);
   }

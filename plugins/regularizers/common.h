@@ -13,6 +13,7 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include "merx/params.h"
 #include "merx/regularizer.h"
 
 namespace merx::regularizers {
@@ -60,5 +61,35 @@ inline void init_linear(const torch::nn::Linear& layer, at::Generator& gen) {
   draw(layer->weight);
   if (layer->bias.defined()) draw(layer->bias);
 }
+
+/// DomainBed's penalty annealing (IRM, V-REx): the penalty weighs 1 before step `anneal_iters` and `lambda`
+/// from it on, and the optimizer state is reset before that step because the gradient scale jumps there.
+/// Parameters `lambda` and `anneal_iters` (declared by lambda_decl and anneal_decl).
+class PenaltyAnneal {
+ public:
+  explicit PenaltyAnneal(const Params& p) : lambda_(p.real("lambda")), anneal_iters_(p.integer("anneal_iters")) {}
+  double weight(int64_t step) const { return step >= anneal_iters_ ? lambda_ : 1.0; }
+  bool reset_optimizer_before(int64_t step) const { return step == anneal_iters_; }
+
+  /// `lambda` with its DomainBed default and search (10^U(-1, 5)); `doc` says which term it weighs.
+  static ParamDecl lambda_decl(double default_value, const std::string& doc) {
+    return ParamDecl::real("lambda", default_value)
+        .range(0, 1e6)
+        .search_as(Search::log10_uniform(-1, 5))
+        .doc_line(doc);
+  }
+  /// `anneal_iters`: DomainBed draws int(10^U(0, 4)); merx searches its decades.
+  static ParamDecl anneal_decl() {
+    return ParamDecl::integer("anneal_iters", 500)
+        .range(0, 1000000)
+        .search_as(Search::choice({1, 10, 100, 1000, 10000}))
+        .doc_line("steps with penalty weight 1 before lambda applies and the optimizer is reset "
+                  "(DomainBed draws int(10^U(0, 4)); merx its decades)");
+  }
+
+ private:
+  double lambda_;
+  int64_t anneal_iters_;
+};
 
 }  // namespace merx::regularizers

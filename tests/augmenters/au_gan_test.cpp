@@ -18,14 +18,7 @@
 #include "merx/plugins/registry.h"
 #include "merx/spec/params_check.h"
 
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "common/torch_doctest.h"  // after the torch headers
 
 namespace {
 

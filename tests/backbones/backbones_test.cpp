@@ -7,15 +7,7 @@
 #include "common/plugin_fixture.h"
 #include "merx/backbone.h"
 
-// Torch's headers bring glog's CHECK macros; doctest's must win.
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "common/torch_doctest.h"  // after the torch headers
 
 namespace {
 

@@ -16,15 +16,7 @@
 #include "merx/engine/sampler.h"
 #include "merx/plugins/registry.h"
 
-// Torch's headers bring glog's CHECK macros; doctest's must win.
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "common/torch_doctest.h"  // after the torch headers
 
 using namespace merx;
 using namespace merx::engine;

@@ -15,7 +15,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "../cli/run.h"
-#include "../preprocessing/fixtures.h"
+#include "corpus_fixture.h"
 #include "merx/spec/plan.h"
 #include "merx/spec/spec.h"
 #include "merx/store/store.h"
@@ -26,62 +26,13 @@
 namespace fs = std::filesystem;
 using merx::test::run_merx;
 
+using namespace merx::test::engine;
+
 namespace {
-
-struct Scratch {
-  fs::path dir;
-  explicit Scratch(const std::string& name)
-      : dir(fs::temp_directory_path() / ("merx_engine_test_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
-
-const std::map<std::string, int> kClipsPerClass = {{"alpha", 2}, {"beta", 1}, {"gamma", 1}};
-
-// <dir>/<dataset>/frames/<clip>/img1..6.png (32 x 32 gray, apex frame 4) and annotations.csv.
-void write_corpus(const fs::path& dir) {
-  const std::map<std::string, std::pair<double, double>> motion = {
-      {"negative", {0.5, 0.0}}, {"positive", {0.0, 0.5}}, {"surprise", {-0.4, -0.4}}};
-  for (const auto& [ds, per_class] : kClipsPerClass) {
-    fs::create_directories(dir / ds);
-    std::ofstream csv(dir / ds / "annotations.csv");
-    csv << "subject,clip,frames,onset,apex,offset,label\n";
-    for (int subject = 1; subject <= 2; ++subject)
-      for (const auto& [label, m] : motion)
-        for (int k = 0; k < per_class; ++k) {
-          const std::string clip = "s" + std::to_string(subject) + "_" + label + std::to_string(k);
-          const fs::path folder = dir / ds / "frames" / clip;
-          fs::create_directories(folder);
-          for (int f = 0; f < 6; ++f) {
-            const double step = f * (1.0 + 0.1 * subject + 0.05 * k);
-            cv::Mat frame;
-            merx::test::shifted(32, m.first * step + subject, m.second * step + k)
-                .convertTo(frame, CV_8UC1, 255.0);
-            REQUIRE(cv::imwrite((folder / ("img" + std::to_string(f + 1) + ".png")).string(), frame));
-          }
-          csv << "s" << subject << "," << clip << ",frames/" << clip << ",1,4,6," << label << "\n";
-        }
-  }
-}
 
 // LODO over the corpus; `nan_variant` adds a variant whose regularizer turns NaN at step 2.
 nlohmann::json spec(const fs::path& dir, const std::string& output, bool nan_variant) {
-  nlohmann::json datasets = nlohmann::json::array();
-  for (const auto& [ds, n] : kClipsPerClass)
-    datasets.push_back({{"name", ds},
-                        {"adapter", "manifest"},
-                        {"root", (dir / ds).string()},
-                        {"annotations", (dir / ds / "annotations.csv").string()},
-                        {"options", {{"cropped", true}}}});
+  const nlohmann::json datasets = corpus_datasets(dir);
   nlohmann::json s = {
       {"name", "engine_e2e"},
       {"datasets", datasets},
@@ -137,7 +88,7 @@ TEST_CASE(
     "merx run trains and stores every LODO cell, a rerun does nothing, --force reproduces the metrics") {
   const Scratch scratch("lodo");
   const fs::path& dir = scratch.dir;
-  write_corpus(dir);
+  REQUIRE(write_corpus(dir));
   const fs::path db = dir / "results.sqlite";
   const fs::path file = write_spec(dir, "spec.json", spec(dir, db.string(), false));
   const std::string args = "run " + q(file) + " --cache " + q(dir / "cache") + " --prep-jobs 2";
@@ -211,7 +162,7 @@ TEST_CASE(
 TEST_CASE("merx run: a variant whose loss turns NaN fails its own cells with the reason, the others finish") {
   const Scratch scratch("nan");
   const fs::path& dir = scratch.dir;
-  write_corpus(dir);
+  REQUIRE(write_corpus(dir));
   const fs::path db = dir / "results.sqlite";
   const fs::path file = write_spec(dir, "spec.json", spec(dir, db.string(), true));
   const std::string args = "run " + q(file) + " --cache " + q(dir / "cache") + " --prep-jobs 2";

@@ -20,7 +20,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "../cli/run.h"
-#include "../preprocessing/fixtures.h"
+#include "corpus_fixture.h"
 #include "merx/spec/plan.h"
 #include "merx/spec/spec.h"
 #include "merx/store/store.h"
@@ -31,61 +31,14 @@ namespace fs = std::filesystem;
 using merx::test::run_merx;
 using merx::test::run_shell;
 
+using namespace merx::test::engine;
+
 namespace {
-
-struct Scratch {
-  fs::path dir;
-  explicit Scratch(const std::string& name)
-      : dir(fs::temp_directory_path() / ("merx_sched_test_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-const std::map<std::string, int> kClipsPerClass = {{"alpha", 2}, {"beta", 1}, {"gamma", 1}};
-
-// <dir>/<dataset>/frames/<clip>/img1..6.png (32 x 32 gray, apex frame 4) and annotations.csv.
-void write_corpus(const fs::path& dir) {
-  const std::map<std::string, std::pair<double, double>> motion = {
-      {"negative", {0.5, 0.0}}, {"positive", {0.0, 0.5}}, {"surprise", {-0.4, -0.4}}};
-  for (const auto& [ds, per_class] : kClipsPerClass) {
-    fs::create_directories(dir / ds);
-    std::ofstream csv(dir / ds / "annotations.csv");
-    csv << "subject,clip,frames,onset,apex,offset,label\n";
-    for (int subject = 1; subject <= 2; ++subject)
-      for (const auto& [label, m] : motion)
-        for (int k = 0; k < per_class; ++k) {
-          const std::string clip = "s" + std::to_string(subject) + "_" + label + std::to_string(k);
-          const fs::path folder = dir / ds / "frames" / clip;
-          fs::create_directories(folder);
-          for (int f = 0; f < 6; ++f) {
-            const double step = f * (1.0 + 0.1 * subject + 0.05 * k);
-            cv::Mat frame;
-            merx::test::shifted(32, m.first * step + subject, m.second * step + k)
-                .convertTo(frame, CV_8UC1, 255.0);
-            REQUIRE(cv::imwrite((folder / ("img" + std::to_string(f + 1) + ".png")).string(), frame));
-          }
-          csv << "s" << subject << "," << clip << ",frames/" << clip << ",1,4,6," << label << "\n";
-        }
-  }
-}
 
 // LODO (3 folds) x 4 variants x 1 seed = 12 cells. Variant `fault` throws in fold alpha and turns NaN in
 // fold beta (tests/engine/plugins/test_fault.cpp); the other 10 cells are healthy.
 nlohmann::json spec(const fs::path& dir, const std::string& backbone, int epochs, bool fault) {
-  nlohmann::json datasets = nlohmann::json::array();
-  for (const auto& [ds, n] : kClipsPerClass)
-    datasets.push_back({{"name", ds},
-                        {"adapter", "manifest"},
-                        {"root", (dir / ds).string()},
-                        {"annotations", (dir / ds / "annotations.csv").string()},
-                        {"options", {{"cropped", true}}}});
+  const nlohmann::json datasets = corpus_datasets(dir);
   nlohmann::json variants = {{{"name", "erm"}},
                              {{"name", "lr"}, {"training", {{"lr", 0.02}}}},
                              {{"name", "wd"}, {"training", {{"weight_decay", 0.001}}}}};
@@ -172,7 +125,7 @@ std::set<std::string> stored_identities(const fs::path& db) {
 TEST_CASE("merx run --jobs 2: 12 cells, a throwing and a NaN cell fail with reasons, the other 10 are done") {
   const Scratch scratch("jobs");
   const fs::path& dir = scratch.dir;
-  write_corpus(dir);
+  REQUIRE(write_corpus(dir));
   const fs::path file = write_spec(dir, "spec.json", spec(dir, "linear", 3, true));
   const merx::Plan plan = plan_of(file);
   REQUIRE(plan.cells.size() == 12);
@@ -241,7 +194,7 @@ TEST_CASE("merx run --jobs 2: 12 cells, a throwing and a NaN cell fail with reas
 TEST_CASE("merx run: concurrent STSTNet cells (dropout) are bit-identical to the same cells run one at a time") {
   const Scratch scratch("repro");
   const fs::path& dir = scratch.dir;
-  write_corpus(dir);
+  REQUIRE(write_corpus(dir));
   nlohmann::json s = spec(dir, "ststnet", 2, false);
   s["sweep"]["variants"] = nlohmann::json::array({s["sweep"]["variants"][0], s["sweep"]["variants"][1]});
   const fs::path file = write_spec(dir, "spec.json", s);
@@ -271,7 +224,7 @@ TEST_CASE("merx run: concurrent STSTNet cells (dropout) are bit-identical to the
 TEST_CASE("merx run: SIGINT and SIGKILL mid-run, then a rerun finishes every cell once") {
   const Scratch scratch("signals");
   const fs::path& dir = scratch.dir;
-  write_corpus(dir);
+  REQUIRE(write_corpus(dir));
   const fs::path file = write_spec(dir, "spec.json", spec(dir, "ststnet", 12, false));
   const merx::Plan plan = plan_of(file);
   REQUIRE(plan.cells.size() == 12);
@@ -326,7 +279,7 @@ TEST_CASE("merx run: SIGINT and SIGKILL mid-run, then a rerun finishes every cel
 TEST_CASE("merx run --shard i/N: the shards partition the cells of merx plan, each into its own database") {
   const Scratch scratch("shard");
   const fs::path& dir = scratch.dir;
-  write_corpus(dir);
+  REQUIRE(write_corpus(dir));
   const fs::path file = write_spec(dir, "spec.json", spec(dir, "linear", 1, false));
   const auto planned = run_merx("plan " + q(file) + " --format json");
   REQUIRE(planned.code == 0);

@@ -20,16 +20,7 @@
 #include "merx/plugins/registry.h"
 #include "merx/regularizer.h"
 
-// Torch's headers bring glog's CHECK macros, which abort the process; doctest's must win, so doctest comes
-// after torch and glog's names go first.
-#undef CHECK
-#undef CHECK_EQ
-#undef CHECK_NE
-#undef CHECK_LT
-#undef CHECK_LE
-#undef CHECK_GT
-#undef CHECK_GE
-#include <doctest/doctest.h>
+#include "common/torch_doctest.h"  // after the torch headers
 
 namespace fs = std::filesystem;
 using merx::PluginKind;

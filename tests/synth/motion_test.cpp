@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "common/nearest_centroid.h"
 #include "corpus.h"
 #include "merx/datasets/load.h"
 #include "merx/preprocessing/face.h"
@@ -262,6 +263,7 @@ TEST_CASE("the annotated onset frame is still and the motion peaks at the annota
 }
 
 TEST_CASE("nearest centroid on flow features beats chance within a domain and scores lower across domains") {
+  using merx::test::Item;
   const auto all = load_all("megc3");
   // merx prep's pipeline: landmarks on the onset frame, eye alignment, TV-L1 onset -> apex (SMIC: the
   // midpoint apex), flow resized to 8 x 8: 128 features per clip (pixels of the 8 x 8 grid).
@@ -270,12 +272,6 @@ TEST_CASE("nearest centroid on flow features beats chance within a domain and sc
   config.size = 8;
   config.flow_size = 64;
   const prep::Preprocessor pre(config);
-  struct Item {
-    size_t domain;
-    std::string subject;
-    int label;
-    std::vector<double> x;
-  };
   std::vector<const SampleRecord*> samples;
   std::vector<size_t> domain_of;
   for (size_t d = 0; d < all.size(); ++d)
@@ -290,38 +286,6 @@ TEST_CASE("nearest centroid on flow features beats chance within a domain and sc
     it.label = int(std::find(classes.begin(), classes.end(), *samples[i]->label) - classes.begin());
     for (float v : r.data) it.x.push_back(v);
   });
-  // Unweighted average recall (UAR): the mean over the classes present of the share recognised.
-  auto uar = [](const std::vector<int>& truth, const std::vector<int>& pred) {
-    double sum = 0;
-    int classes = 0;
-    for (int c = 0; c < 3; ++c) {
-      int n = 0, hit = 0;
-      for (size_t i = 0; i < truth.size(); ++i)
-        if (truth[i] == c) ++n, hit += pred[i] == c;
-      if (n) sum += double(hit) / n, ++classes;
-    }
-    return sum / classes;
-  };
-  auto classify = [&](const std::vector<const Item*>& train, const Item& x) {
-    std::vector<std::vector<double>> mean(3, std::vector<double>(x.x.size(), 0));
-    std::vector<int> count(3, 0);
-    for (const Item* t : train) {
-      ++count[size_t(t->label)];
-      for (size_t j = 0; j < x.x.size(); ++j) mean[size_t(t->label)][j] += t->x[j];
-    }
-    int best = -1;
-    double best_d = 1e300;
-    for (int c = 0; c < 3; ++c) {
-      if (!count[size_t(c)]) continue;
-      double d = 0;
-      for (size_t j = 0; j < x.x.size(); ++j) {
-        const double e = x.x[j] - mean[size_t(c)][j] / count[size_t(c)];
-        d += e * e;
-      }
-      if (d < best_d) best_d = d, best = c;
-    }
-    return best;
-  };
   double within_sum = 0, cross_sum = 0;
   for (size_t d = 0; d < 3; ++d) {
     std::vector<int> truth, within, cross;
@@ -333,10 +297,10 @@ TEST_CASE("nearest centroid on flow features beats chance within a domain and sc
         if (t.domain != d) other_domains.push_back(&t);
       }
       truth.push_back(x.label);
-      within.push_back(classify(same_domain_other_subjects, x));
-      cross.push_back(classify(other_domains, x));
+      within.push_back(merx::test::nearest_centroid(same_domain_other_subjects, x));
+      cross.push_back(merx::test::nearest_centroid(other_domains, x));
     }
-    const double w = uar(truth, within), c = uar(truth, cross);
+    const double w = merx::test::uar3(truth, within), c = merx::test::uar3(truth, cross);
     MESSAGE(all[d].dataset << ": within-domain LOSO UAR " << w << ", trained on the other two domains " << c);
     CHECK(w > 0.5);  // chance is 1/3
     within_sum += w;

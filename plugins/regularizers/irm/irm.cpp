@@ -26,7 +26,7 @@ using torch::indexing::Slice;
 
 class Irm final : public merx::Regularizer {
  public:
-  explicit Irm(const merx::Params& p) : lambda_(p.real("lambda")), anneal_iters_(p.integer("anneal_iters")) {}
+  explicit Irm(const merx::Params& p) : anneal_(p) {}
 
   void setup(const merx::RegularizerSetup& s) override { n_domains_ = s.source_domains.size(); }
 
@@ -45,15 +45,14 @@ class Irm final : public merx::Regularizer {
       penalty = penalty + half_grad(0) * half_grad(1);
     }
     penalty = penalty / static_cast<double>(in.domains.size());
-    const double weight = in.step >= anneal_iters_ ? lambda_ : 1.0;
-    return {erm + weight * penalty, {{"erm", erm.detach()}, {"irm_penalty", penalty.detach()}}};
+    return {erm + anneal_.weight(in.step) * penalty,
+            {{"erm", erm.detach()}, {"irm_penalty", penalty.detach()}}};
   }
 
-  bool reset_optimizer_before(int64_t step) override { return step == anneal_iters_; }
+  bool reset_optimizer_before(int64_t step) override { return anneal_.reset_optimizer_before(step); }
 
  private:
-  double lambda_;
-  int64_t anneal_iters_;
+  merx::regularizers::PenaltyAnneal anneal_;
   size_t n_domains_ = 0;
 };
 
@@ -63,12 +62,6 @@ MERX_PLUGIN(
     merx::Regularizer, Irm, "irm", "1.0.0",
     "IRMv1 (DomainBed): ERM + annealed penalty on the gradient of each domain's risk with respect to a "
     "dummy classifier scale",
-    merx::ParamDecl::real("lambda", 100.0)
-        .range(0, 1e6)
-        .search_as(merx::Search::log10_uniform(-1, 5))
-        .doc_line("penalty weight from step anneal_iters on (DomainBed's irm_lambda)"),
-    merx::ParamDecl::integer("anneal_iters", 500)
-        .range(0, 1000000)
-        .search_as(merx::Search::choice({1, 10, 100, 1000, 10000}))
-        .doc_line("steps with penalty weight 1 before lambda applies and the optimizer is reset "
-                  "(DomainBed draws int(10^U(0, 4)); merx its decades)"))
+    merx::regularizers::PenaltyAnneal::lambda_decl(
+        100.0, "penalty weight from step anneal_iters on (DomainBed's irm_lambda)"),
+    merx::regularizers::PenaltyAnneal::anneal_decl())

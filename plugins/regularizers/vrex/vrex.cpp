@@ -16,8 +16,7 @@ namespace {
 
 class Vrex final : public merx::Regularizer {
  public:
-  explicit Vrex(const merx::Params& p)
-      : lambda_(p.real("lambda")), anneal_iters_(p.integer("anneal_iters")) {}
+  explicit Vrex(const merx::Params& p) : anneal_(p) {}
 
   merx::RegularizerRequirements requirements() const override {
     merx::RegularizerRequirements r;
@@ -32,15 +31,14 @@ class Vrex final : public merx::Regularizer {
     const torch::Tensor risks = torch::stack(in.domain_losses);
     const torch::Tensor mean = risks.mean();
     const torch::Tensor penalty = (risks - mean).pow(2).mean();
-    const double weight = in.step >= anneal_iters_ ? lambda_ : 1.0;
-    return {mean + weight * penalty, {{"erm", mean.detach()}, {"vrex_penalty", penalty.detach()}}};
+    return {mean + anneal_.weight(in.step) * penalty,
+            {{"erm", mean.detach()}, {"vrex_penalty", penalty.detach()}}};
   }
 
-  bool reset_optimizer_before(int64_t step) override { return step == anneal_iters_; }
+  bool reset_optimizer_before(int64_t step) override { return anneal_.reset_optimizer_before(step); }
 
  private:
-  double lambda_;
-  int64_t anneal_iters_;
+  merx::regularizers::PenaltyAnneal anneal_;
   size_t n_domains_ = 0;
 };
 
@@ -48,12 +46,6 @@ class Vrex final : public merx::Regularizer {
 
 MERX_PLUGIN(merx::Regularizer, Vrex, "vrex", "1.0.0",
             "V-REx (DomainBed): ERM + annealed variance of the per-domain risks",
-            merx::ParamDecl::real("lambda", 10.0)
-                .range(0, 1e6)
-                .search_as(merx::Search::log10_uniform(-1, 5))
-                .doc_line("variance weight from step anneal_iters on (DomainBed's vrex_lambda)"),
-            merx::ParamDecl::integer("anneal_iters", 500)
-                .range(0, 1000000)
-                .search_as(merx::Search::choice({1, 10, 100, 1000, 10000}))
-                .doc_line("steps with weight 1 before lambda applies and the optimizer is reset (DomainBed "
-                          "draws int(10^U(0, 4)); merx its decades)"))
+            merx::regularizers::PenaltyAnneal::lambda_decl(
+                10.0, "variance weight from step anneal_iters on (DomainBed's vrex_lambda)"),
+            merx::regularizers::PenaltyAnneal::anneal_decl())
