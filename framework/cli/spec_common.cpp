@@ -1,6 +1,9 @@
 #include "cli/spec_common.h"
 
 #include <map>
+#include <memory>
+#include <optional>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -23,15 +26,73 @@ Plan plan_from_args(const SpecArgs& args) {
   return plan_from_args(args, registry);
 }
 
+namespace {
+
+// The spec's `labels` as LoadOptions, when every sweep point uses them (no variant and no sweep key touches
+// `labels`) and they can be read; nullopt otherwise.
+struct LosoLabels {
+  LabelMapping mapping;
+  std::optional<Membership> membership;
+};
+std::optional<LosoLabels> shared_labels(const SpecSource& spec) {
+  const nlohmann::json& doc = spec.document;
+  if (!doc.is_object()) return std::nullopt;
+  if (const auto sweep = doc.find("sweep"); sweep != doc.end() && sweep->is_object()) {
+    if (const auto v = sweep->find("variants"); v != sweep->end() && v->is_array())
+      for (const auto& variant : *v)
+        if (variant.is_object() && variant.contains("labels")) return std::nullopt;
+    for (const char* kind : {"grid", "random"})
+      if (const auto g = sweep->find(kind); g != sweep->end() && g->is_object())
+        for (const auto& [key, values] : g->items())
+          if (key.rfind("labels", 0) == 0) return std::nullopt;
+  }
+  LosoLabels out;
+  const auto l = doc.find("labels");
+  if (l == doc.end()) return out;  // native
+  try {
+    out.mapping.name = l->value("name", "native");
+    if (l->contains("map")) out.mapping.map = l->at("map").get<std::map<std::string, std::string>>();
+    out.mapping.unmapped = l->value("unmapped", "drop");
+    if (l->contains("membership")) {
+      std::filesystem::path m = l->at("membership").get<std::string>();
+      if (m.is_relative()) m = spec.base_dir / m;
+      out.membership = Membership::read(m);
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;  // the sweep points' checks report what is wrong with `labels`
+  }
+  return out;
+}
+
+}  // namespace
+
 Plan plan_from_args(const SpecArgs& args, PluginRegistry& registry) {
   const SpecSource spec = load_spec(args.file, args.sets);
   DiscoveryOptions opts;
   opts.extra_dirs = spec_plugin_dirs(spec);
   registry = PluginRegistry::discover(opts);
   PlanOptions options;
-  // loso folds are one per global subject: the dataset layer lists them from the sheets/folders.
-  options.subjects = [](const DatasetSpec& d) {
-    return dataset_subjects(DatasetSource{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options});
+  // loso folds are one per global subject: the dataset layer lists them from the sheets/folders. When every
+  // sweep point shares the spec's labels, a subject none of whose clips has a class under them (mapped away,
+  // or not on the membership list) gets no fold: MEGC2019's composite has 68 folds, not one per subject
+  // folder of the three corpora.
+  auto labels = std::make_shared<const std::optional<LosoLabels>>(shared_labels(spec));
+  options.subjects = [labels](const DatasetSpec& d) {
+    const DatasetSource src{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options};
+    if (!*labels) return dataset_subjects(src);
+    LoadOptions lo;
+    lo.mode = LoadMode::Lenient;
+    lo.frames = false;
+    lo.labels = (*labels)->mapping;
+    lo.membership = (*labels)->membership ? &*(*labels)->membership : nullptr;
+    std::set<std::string> subjects;
+    try {
+      for (const auto& s : load_dataset(src, lo).samples)
+        if (s.label) subjects.insert(s.subject);
+    } catch (const std::exception&) {
+      return dataset_subjects(src);  // the points' strict load reports the problem
+    }
+    return std::vector<std::string>(subjects.begin(), subjects.end());
   };
   return make_plan(spec, registry, options);
 }
