@@ -120,7 +120,7 @@ TEST_CASE("plugins --path to a folder without plugins warns naming it") {
 
 TEST_CASE("db commands on a missing database exit 2 and say where databases come from") {
   const std::string missing = (temp_dir("no-db") / "none.sqlite").string();
-  for (const std::string cmd : {"db export --format csv '" + temp_dir("no-db-out").string() + "' --db ",
+  for (const std::string& cmd : {"db export --format csv '" + temp_dir("no-db-out").string() + "' --db ",
                                 std::string("db leaderboard --db "), std::string("report -o /dev/null --db ")}) {
     RunResult r = run_merx(cmd + "'" + missing + "'");
     INFO(cmd);
