@@ -413,17 +413,32 @@ TEST_CASE("a schema version 1 database is migrated to the views on open") {
   CHECK(test::sql_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'view'") == 8);
 }
 
-TEST_CASE("with one sweep point per method the text and markdown leaderboards omit the selection tables") {
-  leaderboard::Leaderboard lb;
+namespace {
+
+// A lodo table over datasets `first` and B with columns {first, mean}, no rows yet.
+Table lodo_table(const std::string& first) {
   Table t;
   t.protocol = "lodo";
-  t.datasets = {"A", "B"};
+  t.datasets = {first, "B"};
   t.experiments = {"exp"};
-  t.columns = {"A", "mean"};
+  t.columns = {first, "mean"};
+  return t;
+}
+
+Estimate estimate(double mean, double se, int n) {
   Estimate e;
-  e.mean = 0.5;
-  e.se = 0.1;
-  e.n = 3;
+  e.mean = mean;
+  e.se = se;
+  e.n = n;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("with one sweep point per method the text and markdown leaderboards omit the selection tables") {
+  leaderboard::Leaderboard lb;
+  Table t = lodo_table("A");
+  const Estimate e = estimate(0.5, 0.1, 3);
   for (const char* reg : {"none", "brl"}) {
     Row r;
     r.method = {"net", reg, "none", ""};
@@ -453,17 +468,10 @@ TEST_CASE("with one sweep point per method the text and markdown leaderboards om
 
 TEST_CASE("render gives the expected text for a tiny leaderboard in every format") {
   leaderboard::Leaderboard lb;
-  Table t;
-  t.protocol = "lodo";
-  t.datasets = {"A_1", "B"};
-  t.experiments = {"exp"};
-  t.columns = {"A_1", "mean"};
+  Table t = lodo_table("A_1");
   Row r;
   r.method = {"net", "none", "none", ""};
-  Estimate e;
-  e.mean = 0.5;
-  e.se = 0.125;
-  e.n = 2;
+  Estimate e = estimate(0.5, 0.125, 2);
   e.best = true;
   e.point = leaderboard::PointRef{0, "h", {{"lr", 0.1}}};
   e.selection_score = 0.75;
