@@ -25,6 +25,7 @@
 #include "merx/leaderboard/leaderboard.h"
 #include "merx/metrics/metrics.h"
 #include "merx/store/store.h"
+#include "merx/suggest.h"
 
 namespace merx::cli {
 
@@ -398,7 +399,16 @@ int leaderboard_cmd(const LeaderboardArgs& a) {
     bool known = false;
     store.query("SELECT 1 FROM experiments WHERE name = ?1", {*opt.experiment},
                 [&](const std::vector<SqlValue>&) { known = true; });
-    if (!known) throw UserError("no experiment named '" + *opt.experiment + "' in " + a.file);
+    if (!known) {
+      std::vector<std::string> names;
+      store.query("SELECT DISTINCT name FROM experiments ORDER BY name", {},
+                  [&](const std::vector<SqlValue>& r) { names.push_back(std::get<std::string>(r[0])); });
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw UserError("no experiment named '" + *opt.experiment + "' in " + a.file +
+                      did_you_mean(*opt.experiment, names) + " (experiments: " + (list.empty() ? "none" : list) +
+                      ")");
+    }
   }
   const std::string text = leaderboard::render(lb, format);
   if (a.output.empty()) {

@@ -202,12 +202,18 @@ int scaffold(const std::string& kind_text, const std::string& name, const std::s
     if (!out.flush()) throw UserError((dir / file).string() + ": cannot write");
     std::cout << "wrote " << (dir / file).string() << "\n";
   }
+  // Commands that work when pasted: this merx by its full path (it is rarely on PATH in a checkout).
+  std::error_code exe_ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", exe_ec);
+  const std::string merx = exe_ec ? "merx" : exe.string();
+  const std::string plugins = std::filesystem::absolute(dir).lexically_normal().string() + "/build/plugins";
   std::cout << "\nnext:\n"
             << "  cmake -S " << dir_text << " -B " << dir_text << "/build -G Ninja " << cmake_hint() << "\n"
             << "  cmake --build " << dir_text << "/build\n"
-            << "  MERX_PLUGIN_PATH=" << dir_text << "/build/plugins merx plugins --kind " << kind_name << "\n"
-            << "then name it in a spec (`" << kind_name << "`: {\"name\": \"" << name
-            << "\"}) with the folder under `plugin_paths`.\n";
+            << "  " << merx << " plugins --kind " << kind_name << " --path " << plugins << "\n"
+            << "then use it in a spec:\n"
+            << "  \"" << kind_name << "\": {\"name\": \"" << name << "\"},\n"
+            << "  \"plugin_paths\": [\"" << plugins << "\"]\n";
   return 0;
 }
 

@@ -137,6 +137,7 @@ int run_prep(const PrepArgs& args) {
     }
   }
   summary.print(std::cout);
+  std::cout << "(DONE computed now, CACHED read from the cache, FALLBACK no face found: a centred crop was used)\n";
   const double rate = total ? static_cast<double>(failed_total) / total : 0.0;
   if (rate > args.max_fail_rate) {
     spdlog::error("{} of {} samples failed ({:.1f} % > --max-fail-rate {:.1f} %)", failed_total, total,

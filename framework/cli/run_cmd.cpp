@@ -30,7 +30,7 @@ namespace {
 struct RunArgs {
   SpecArgs spec;
   std::string output, cache;
-  bool rerun_failed = false, force = false;
+  bool rerun_failed = false, force = false, no_summary = false;
   int jobs = 1, prep_jobs = 0, threads_per_cell = 0, simulate_gpus = 0, slots_per_gpu = 0;
   std::string shard;
 };
@@ -283,9 +283,9 @@ int run(const RunArgs& a) {
               << s.output.string() << "\n";
   }
   Store store = Store::open(s.output.string(), Store::Mode::ReadOnly);
-  print_results(plan, store, std::cout);
+  if (!a.no_summary) print_results(plan, store, std::cout);
   // The run ends with the leaderboard of the spec's experiment (finished groups only; none in a shard).
-  try {
+  if (!a.no_summary) try {
     leaderboard::Options lo;
     lo.experiment = plan.name;
     const leaderboard::Leaderboard lb = leaderboard::build(store, lo);
@@ -318,6 +318,8 @@ void add_run_command(CLI::App& app, Action& action) {
   cmd->add_option("--output,-o", args->output, "Results database (default: the spec's `output`)");
   cmd->add_flag("--rerun-failed", args->rerun_failed, "Run failed cells again");
   cmd->add_flag("--force", args->force, "Run every cell again, done ones included");
+  cmd->add_flag("--no-summary", args->no_summary,
+                "Skip the per-target table and the leaderboard at the end (`merx db leaderboard` prints them)");
   cmd->add_option("--cache", args->cache,
                   "Feature cache folder (default $MERX_CACHE_DIR, $XDG_CACHE_HOME/merx, ~/.cache/merx)");
   cmd->add_option("--jobs,-j", args->jobs,

@@ -50,21 +50,28 @@ fs::path self_exe() {
 
 // True when every cell of the shard is finished (done; or failed unless failed ones are to be rerun) in
 // its database.
-bool shard_finished(const Plan& plan, const engine::Shard& shard, const fs::path& db, bool rerun_failed) {
-  if (!fs::exists(db)) return false;
-  try {
-    Store store = Store::open(db.string(), Store::Mode::ReadOnly);
-    for (size_t i : engine::shard_cells(plan, shard)) {
-      const auto st = store.cell_status(plan.cells[i].identity);
-      if (!st) return false;
-      if (*st == CellStatus::Done) continue;
-      if (*st == CellStatus::Failed && !rerun_failed) continue;
-      return false;
+// A shard is finished when each of its cells is done (or failed, without --rerun-failed) in its shard
+// database or already in the output database (a spec run before, locally or by an earlier merge).
+bool shard_finished(const Plan& plan, const engine::Shard& shard, const fs::path& db, const fs::path& output,
+                    bool rerun_failed) {
+  std::vector<Store> stores;
+  for (const fs::path& f : {db, output}) {
+    if (!fs::exists(f)) continue;
+    try {
+      stores.push_back(Store::open(f.string(), Store::Mode::ReadOnly));
+    } catch (const std::exception&) {
+      // unreadable: does not count
     }
-    return true;
-  } catch (const std::exception&) {
-    return false;  // unreadable: run it again
   }
+  for (size_t i : engine::shard_cells(plan, shard)) {
+    bool finished = false;
+    for (const Store& store : stores) {
+      const auto st = store.cell_status(plan.cells[i].identity);
+      if (st && (*st == CellStatus::Done || (*st == CellStatus::Failed && !rerun_failed))) finished = true;
+    }
+    if (!finished) return false;
+  }
+  return true;
 }
 
 void write_file(const fs::path& p, const std::string& text, bool executable) {
@@ -94,7 +101,7 @@ int run(const SlurmArgs& a) {
 
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i)
-    if (!shard_finished(plan, {i, n}, dir / "shards" / (std::to_string(i) + ".sqlite"), a.rerun_failed))
+    if (!shard_finished(plan, {i, n}, dir / "shards" / (std::to_string(i) + ".sqlite"), output, a.rerun_failed))
       todo.push_back(i);
 
   std::string sets;

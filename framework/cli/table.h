@@ -15,8 +15,8 @@ class Table {
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
   void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   bool empty() const { return rows_.empty(); }
-  /// Word-wraps column `col` at `width` characters (a longer word is cut); continuation lines leave the
-  /// other columns blank.
+  /// Word-wraps column `col` at `width` characters (a longer word is broken after its last '/' that fits,
+  /// else cut); continuation lines leave the other columns blank.
   void wrap(size_t col, size_t width) { wrap_[col] = std::max<size_t>(width, 8); }
 
   void print(std::ostream& out, const std::string& indent = "") const {
@@ -75,10 +75,12 @@ class Table {
       const size_t end = std::min(text.find(' ', pos), text.size());
       std::string word = text.substr(pos, end - pos);
       pos = end + 1;
-      while (word.size() > width) {  // a path or URL longer than the column
+      while (word.size() > width) {  // a path or template longer than the column: break after a '/'
         if (!current.empty()) lines.push_back(std::move(current)), current.clear();
-        lines.push_back(word.substr(0, width));
-        word.erase(0, width);
+        const size_t slash = word.find_last_of('/', width - 1);
+        const size_t cut = slash != std::string::npos && slash > 0 ? slash + 1 : width;
+        lines.push_back(word.substr(0, cut));
+        word.erase(0, cut);
       }
       if (word.empty()) continue;
       if (!current.empty() && current.size() + 1 + word.size() > width) lines.push_back(std::move(current)), current.clear();

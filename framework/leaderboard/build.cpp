@@ -583,8 +583,11 @@ std::string MethodKey::label() const {
   return s;
 }
 bool MethodKey::operator<(const MethodKey& o) const {
-  return std::tie(backbone, regularizer, augmenter, variant) <
-         std::tie(o.backbone, o.regularizer, o.augmenter, o.variant);
+  // Per backbone, the plain method first (regularizer and augmenter `none`: ERM), then by name.
+  const bool reg = regularizer != "none", aug = augmenter != "none";
+  const bool o_reg = o.regularizer != "none", o_aug = o.augmenter != "none";
+  return std::tie(backbone, reg, regularizer, aug, augmenter, variant) <
+         std::tie(o.backbone, o_reg, o.regularizer, o_aug, o.augmenter, o.variant);
 }
 bool MethodKey::operator==(const MethodKey& o) const {
   return std::tie(backbone, regularizer, augmenter, variant) ==

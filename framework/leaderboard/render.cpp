@@ -126,9 +126,10 @@ std::string render_text(const Leaderboard& lb) {
     if (ti) out << "\n";
     out << "== " << title(t) << " ==\n";
     out << "experiments: " << join(t.experiments, ", ") << "\n";
-    out << "mean ± standard error over seeds (n); sweep points chosen per method and target by "
-           "source-validation "
-           "UF1; *best*\n";
+    out << "mean ± standard error over seeds (n); "
+        << (one_point_per_method(t) ? "one sweep point per method"
+                                    : "sweep points chosen per method and target by source-validation UF1")
+        << "; *best*\n";
     if (t.oracle)
       out << "oracle: every cell chose its epoch on its own test data; kept apart from the leaderboard\n";
     out << "\n";
@@ -148,7 +149,8 @@ std::string render_text(const Leaderboard& lb) {
     text_table(out, header, rows);
     if (any_few(t)) out << "† fewer than 3 seeds\n";
     if (one_point_per_method(t)) {
-      out << "one sweep point per method: no sweep-point selection (its tables appear when a method has several)\n";
+      out << "(no sweep-point selection: the tables of selected and of all sweep points appear when a method has "
+             "several)\n";
       for (const auto& n : t.notes) out << "note: " << n << "\n";
       continue;
     }
@@ -208,9 +210,10 @@ std::string render_md(const Leaderboard& lb) {
     if (ti) out << "\n";
     out << "### " << md_escape(title(t)) << "\n\n";
     out << "Experiments: " << md_escape(join(t.experiments, ", "))
-        << ". Mean ± standard error over seeds (n); sweep points chosen per method and target by "
-           "source-validation "
-           "UF1; best in bold.\n\n";
+        << ". Mean ± standard error over seeds (n); "
+        << (one_point_per_method(t) ? "one sweep point per method"
+                                    : "sweep points chosen per method and target by source-validation UF1")
+        << "; best in bold.\n\n";
     std::vector<std::string> header = {"Method"};
     for (const auto& c : t.columns) header.push_back(md_escape(c));
     md_row(out, header);

@@ -80,9 +80,20 @@ LabelledSamples load_samples(const Plan& plan, const SweepPoint& point, const Sa
   lo.labels.unmapped = ls.unmapped;
   lo.membership = membership ? &*membership : nullptr;
   lo.frames = options.frames;
+  // Every dataset is loaded before any problem is reported, so one pass lists the problems of all of them.
   std::vector<LoadResult> loaded;
   loaded.reserve(plan.datasets.size());
-  for (const auto& d : plan.datasets) loaded.push_back(load_dataset(source_of(d), lo));
+  std::vector<Problem> problems;
+  for (size_t i = 0; i < plan.datasets.size(); ++i) {
+    try {
+      loaded.push_back(load_dataset(source_of(plan.datasets[i]), lo));
+    } catch (const ValidationError& e) {
+      problems.insert(problems.end(), e.problems().begin(), e.problems().end());
+    } catch (const UserError& e) {
+      problems.push_back({"datasets[" + std::to_string(i) + "]", e.what()});
+    }
+  }
+  if (!problems.empty()) throw DatasetError(std::move(problems));
   return label_samples(plan, ls, std::move(loaded));
 }
 

@@ -31,7 +31,8 @@ std::string unknown_plugin(const PluginCatalog& catalog, PluginKind kind, const 
   }
   const auto names = catalog.names(kind);
   return "unknown " + std::string(to_string(kind)) + " `" + name + "`" + did_you_mean(name, names) + " (" +
-         plural(kind) + ": " + backquoted_list(names) + ")";
+         plural(kind) + ": " + backquoted_list(names) +
+         "; a plugin of your own: its folder of .so files under `plugin_paths` or in $MERX_PLUGIN_PATH)";
 }
 
 const PluginInfo* check_plugin(const json& doc, PluginKind kind, PointContext& ctx, PluginRef& ref,

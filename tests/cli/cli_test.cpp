@@ -245,6 +245,12 @@ TEST_CASE("plugins new writes a project with the name substituted and refuses ba
   RunResult r = run_merx("plugins new --kind regularizer --name feature_norm '" + project.string() + "'");
   REQUIRE(r.code == 0);
   CHECK(r.out.find("cmake -S") != std::string::npos);
+  // The next steps paste as they are: this merx by its full path, the plugin folder, valid JSON.
+  const std::string plugins = fs::weakly_canonical(project).string() + "/build/plugins";
+  CHECK(r.out.find("  " + fs::canonical(MERX_EXE).string() + " plugins --kind regularizer --path " + plugins +
+                   "\n") != std::string::npos);
+  CHECK(r.out.find("  \"regularizer\": {\"name\": \"feature_norm\"},\n  \"plugin_paths\": [\"" + plugins +
+                   "\"]\n") != std::string::npos);
   const std::string cpp = merx::test::slurp(project / "feature_norm.cpp");
   CHECK(cpp.find("class FeatureNorm final : public merx::Regularizer") != std::string::npos);
   CHECK(cpp.find("MERX_PLUGIN(merx::Regularizer, FeatureNorm, \"feature_norm\"") != std::string::npos);

@@ -8,6 +8,7 @@
 // 68 subjects (24 CASME II + 28 SAMM + 16 SMIC-HS, the challenge's published counts) x 1 seed.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <string>
 
 #include "datasets/fixtures/fixtures.h"
@@ -49,4 +50,16 @@ TEST_CASE("the shipped paper, baselines and MEGC2019 specs validate on corpora i
   CHECK(r.code == 2);
   CHECK(r.err.find("environment variable `MEGC2019_LIST` is not set: `export MEGC2019_LIST=...`") !=
         std::string::npos);
+}
+
+TEST_CASE("validate reports the annotation problems of every dataset in one pass") {
+  const fx::MegcCorpora c = fx::megc2019_corpora(fx::fresh_dir("shipped_specs_broken"));
+  // Both workbooks truncated to nothing: neither is a readable .xlsx.
+  std::ofstream(c.casme2.annotations, std::ios::trunc).close();
+  std::ofstream(c.samm.annotations, std::ios::trunc).close();
+  const RunResult r = validate("paper_lodo.json", c, false);
+  INFO(r.out << r.err);
+  CHECK(r.code == 2);
+  CHECK(r.err.find(c.casme2.annotations.string()) != std::string::npos);
+  CHECK(r.err.find(c.samm.annotations.string()) != std::string::npos);
 }

@@ -105,8 +105,9 @@ TEST_CASE("leaderboard selects each method's sweep point per target by source-va
   CHECK(t.columns == std::vector<std::string>{"A", "B", "C", "mean"});
   CHECK_FALSE(t.oracle);
   REQUIRE(t.selected.size() == 2);
-  CHECK(t.selected[0].method.label() == "netA + brl + none [brl]");  // sorted by (backbone, regularizer, ...)
-  CHECK(t.selected[1].method.label() == "netA + none + none [erm]");
+  // Per backbone ERM (none + none) first, then by regularizer, augmenter, variant.
+  CHECK(t.selected[0].method.label() == "netA + none + none [erm]");
+  CHECK(t.selected[1].method.label() == "netA + brl + none [brl]");
 
   // erm: point #0 (index 0) everywhere (score 0.8 > 0.6), although point #1 is better on every target.
   const Row& erm = find_row(t.selected, "erm");
@@ -450,9 +451,11 @@ TEST_CASE("with one sweep point per method the text and markdown leaderboards om
   lb.tables = {t};
   const std::string text = leaderboard::render(lb, leaderboard::Format::Table);
   CHECK(text.find("net + brl + none") != std::string::npos);
-  CHECK(text.find("one sweep point per method: no sweep-point selection") != std::string::npos);
-  CHECK(text.find("selected sweep points") == std::string::npos);
-  CHECK(text.find("all sweep points") == std::string::npos);
+  CHECK(text.find("(n); one sweep point per method; *best*") != std::string::npos);
+  CHECK(text.find("(no sweep-point selection: the tables of selected and of all sweep points appear") !=
+        std::string::npos);
+  CHECK(text.find("\nselected sweep points (mean") == std::string::npos);
+  CHECK(text.find("\nall sweep points (every point") == std::string::npos);
   const std::string md = leaderboard::render(lb, leaderboard::Format::Markdown);
   CHECK(md.find("Selected sweep points") == std::string::npos);
   CHECK(md.find("All sweep points") == std::string::npos);
@@ -462,8 +465,9 @@ TEST_CASE("with one sweep point per method the text and markdown leaderboards om
   extra.point = leaderboard::PointRef{1, "h-brl-2", {{"lr", 0.1}}};
   lb.tables[0].all_points.push_back(extra);
   const std::string swept = leaderboard::render(lb, leaderboard::Format::Table);
-  CHECK(swept.find("selected sweep points") != std::string::npos);
-  CHECK(swept.find("all sweep points") != std::string::npos);
+  CHECK(swept.find("\nselected sweep points (mean") != std::string::npos);
+  CHECK(swept.find("\nall sweep points (every point") != std::string::npos);
+  CHECK(swept.find("sweep points chosen per method and target by source-validation UF1") != std::string::npos);
 }
 
 TEST_CASE("render gives the expected text for a tiny leaderboard in every format") {

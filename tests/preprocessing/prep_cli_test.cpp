@@ -77,7 +77,8 @@ TEST_CASE("merx prep fills the cache, a second run is served from it, merx cache
   CHECK(first.out ==
         "DATASET   RECIPE       SAMPLES  DONE  CACHED  FALLBACK  FAILED\n"
         "--------  -----------  -------  ----  ------  --------  ------\n"
-        "manifest  flow_strain  4        4     0       4         0\n");
+        "manifest  flow_strain  4        4     0       4         0\n"
+        "(DONE computed now, CACHED read from the cache, FALLBACK no face found: a centred crop was used)\n");
 
   // --quiet: only errors on stderr (no progress lines either).
   const auto second = run_merx("-q " + prep_args(dir, cache));
@@ -86,7 +87,8 @@ TEST_CASE("merx prep fills the cache, a second run is served from it, merx cache
   CHECK(second.out ==
         "DATASET   RECIPE       SAMPLES  DONE  CACHED  FALLBACK  FAILED\n"
         "--------  -----------  -------  ----  ------  --------  ------\n"
-        "manifest  flow_strain  4        0     4       4         0\n");
+        "manifest  flow_strain  4        0     4       4         0\n"
+        "(DONE computed now, CACHED read from the cache, FALLBACK no face found: a centred crop was used)\n");
 
   const auto info = run_merx("cache info --cache " + q(cache));
   INFO(info.out);
@@ -118,7 +120,8 @@ TEST_CASE("merx prep: an unreadable apex frame fails its sample, exit 1 above --
   CHECK(r.out ==
         "DATASET   RECIPE       SAMPLES  DONE  CACHED  FALLBACK  FAILED\n"
         "--------  -----------  -------  ----  ------  --------  ------\n"
-        "manifest  flow_strain  4        3     0       3         1\n");
+        "manifest  flow_strain  4        3     0       3         1\n"
+        "(DONE computed now, CACHED read from the cache, FALLBACK no face found: a centred crop was used)\n");
   CHECK(r.err.find("failed: manifest/s2/c3: ") != std::string::npos);
   CHECK(r.err.find("img4.png") != std::string::npos);
   CHECK(r.err.find("1 of 4 samples failed (25.0 % > --max-fail-rate 1.0 %)") != std::string::npos);
@@ -130,7 +133,8 @@ TEST_CASE("merx prep: an unreadable apex frame fails its sample, exit 1 above --
   CHECK(tolerant.out ==
         "DATASET   RECIPE       SAMPLES  DONE  CACHED  FALLBACK  FAILED\n"
         "--------  -----------  -------  ----  ------  --------  ------\n"
-        "manifest  flow_strain  4        0     3       3         1\n");
+        "manifest  flow_strain  4        0     3       3         1\n"
+        "(DONE computed now, CACHED read from the cache, FALLBACK no face found: a centred crop was used)\n");
   CHECK(tolerant.err.find("failed: manifest/s2/c3: ") != std::string::npos);
   CHECK(run_merx("cache info --cache " + q(cache)).out.find(": 3 entries, ") != std::string::npos);
 }
@@ -148,7 +152,8 @@ TEST_CASE("merx prep: a missing frame file fails its sample with the reason and 
   CHECK(r.out ==
         "DATASET   RECIPE       SAMPLES  DONE  CACHED  FALLBACK  FAILED\n"
         "--------  -----------  -------  ----  ------  --------  ------\n"
-        "manifest  flow_strain  4        3     0       3         1\n");
+        "manifest  flow_strain  4        3     0       3         1\n"
+        "(DONE computed now, CACHED read from the cache, FALLBACK no face found: a centred crop was used)\n");
   CHECK(r.err.find("failed: manifest/s1/c2: frames missing in ") != std::string::npos);
   CHECK(r.err.find("c2: 3 (1 of 6; frame_gaps allows 0)") != std::string::npos);
   CHECK(r.err.find("1 of 4 samples failed (25.0 % > --max-fail-rate 1.0 %)") != std::string::npos);

@@ -65,7 +65,8 @@ TEST_CASE_FIXTURE(Fixture, "an unknown plugin parameter suggests the closest one
 TEST_CASE_FIXTURE(Fixture, "an unknown plugin lists what exists, with a did-you-mean") {
   spec["backbone"]["name"] = "lnear";
   CHECK_PROBLEM(problems(), "backbone.name",
-                "unknown backbone `lnear`; did you mean `linear`? (backbones: `linear`)");
+                "unknown backbone `lnear`; did you mean `linear`? (backbones: `linear`; a plugin of your own: its "
+                "folder of .so files under `plugin_paths` or in $MERX_PLUGIN_PATH)");
 }
 
 TEST_CASE_FIXTURE(Fixture, "a plugin whose file was refused says why") {

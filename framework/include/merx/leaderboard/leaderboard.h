@@ -58,7 +58,7 @@ struct Options {
 struct MethodKey {
   std::string backbone, regularizer, augmenter, variant;  // variant "" = spec without variants
   std::string label() const;  // "ststnet + brl + none [variant]" (no brackets without a variant)
-  bool operator<(const MethodKey& o) const;
+  bool operator<(const MethodKey& o) const;  // rows order: per backbone, ERM (none + none) first, then by name
   bool operator==(const MethodKey& o) const;
 };
 
