@@ -67,16 +67,8 @@ double generate(const std::string& preset, uint64_t seed, const fs::path& out, c
 }
 
 std::vector<LoadResult> load(const fs::path& corpus) {
-  std::ifstream in(corpus / "datasets.json");
-  const auto fragment = nlohmann::json::parse(in);
   std::vector<LoadResult> out;
-  for (const auto& d : fragment.at("datasets")) {
-    DatasetSource s;
-    s.name = d.at("name");
-    s.adapter = d.at("adapter");
-    s.root = corpus / d.at("root").get<std::string>();
-    if (d.contains("annotations")) s.annotations = corpus / d.at("annotations").get<std::string>();
-    s.options = d.value("options", nlohmann::json::object());
+  for (const DatasetSource& s : merx::synth::corpus_sources(corpus)) {
     LoadOptions o;
     o.labels.name = "megc3";
     out.push_back(load_dataset(s, o));

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
 
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "merx/errors.h"
@@ -137,6 +139,29 @@ SynthSummary generate(const SynthOptions& options) {
   for (const auto& f : sources.faces) summary.base_faces.push_back(f.label);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
+}
+
+std::vector<DatasetSource> corpus_sources(const std::filesystem::path& corpus) {
+  const std::filesystem::path file = corpus / "datasets.json";
+  std::ifstream in(file);
+  if (!in) throw UserError(file.string() + ": cannot read (is " + corpus.string() + " a merx synth corpus?)");
+  try {
+    const auto fragment = nlohmann::json::parse(in);
+    std::vector<DatasetSource> out;
+    for (const auto& d : fragment.at("datasets")) {
+      DatasetSource s;
+      s.name = d.at("name").get<std::string>();
+      s.adapter = d.at("adapter").get<std::string>();
+      s.root = std::filesystem::absolute(corpus / d.at("root").get<std::string>());
+      if (d.contains("annotations"))
+        s.annotations = std::filesystem::absolute(corpus / d.at("annotations").get<std::string>());
+      s.options = d.value("options", nlohmann::json::object());
+      out.push_back(std::move(s));
+    }
+    return out;
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(file.string() + ": not a merx synth datasets.json: " + e.what());
+  }
 }
 
 }  // namespace merx::synth

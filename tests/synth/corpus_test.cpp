@@ -2,6 +2,8 @@
 // corpus's own datasets.json), with the counts docs/demo-corpus.md gives for the preset; annotations agree
 // with ground_truth.csv; the OpenFace-style CSVs; the output is byte-identical for the same seed; the CLI
 // with one source and with none.
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 
@@ -11,6 +13,8 @@
 #include "../cli/run.h"
 #include "corpus.h"
 #include "merx/datasets/load.h"
+#include "merx/errors.h"
+#include "merx/synth/synth.h"
 
 using namespace merx;
 using namespace merx::test;
@@ -29,16 +33,6 @@ const Expected kTiny[] = {
     {"samm_like", "samm", 37, 19, 8, 7, 50, 160, 144, 1},
     {"smic_like", "smic_hs", 35, 16, 10, 9, 25, 128, 96, 3},
 };
-
-DatasetSource source_from_fragment(const fs::path& corpus, const nlohmann::json& d) {
-  DatasetSource s;
-  s.name = d.at("name");
-  s.adapter = d.at("adapter");
-  s.root = corpus / d.at("root").get<std::string>();
-  if (d.contains("annotations")) s.annotations = corpus / d.at("annotations").get<std::string>();
-  s.options = d.value("options", nlohmann::json::object());
-  return s;
-}
 
 // FACS intensity letters (A trace .. E maximum) for a 0-5 intensity, cut at the half points.
 char letter(double v) {
@@ -61,11 +55,15 @@ TEST_CASE("the adapters read the tiny corpus through its datasets.json with the 
   REQUIRE(fragment.at("datasets").size() == 3);
   CHECK(fragment.at("labels").at("name") == "megc3");
   const auto truth = truth_by_key(corpus);
+  const std::vector<DatasetSource> sources = merx::synth::corpus_sources(corpus);  // read back, paths absolute
+  REQUIRE(sources.size() == 3);
   size_t rows_seen = 0;
   for (size_t i = 0; i < 3; ++i) {
     const Expected& e = kTiny[i];
     CAPTURE(e.name);
-    const DatasetSource src = source_from_fragment(corpus, fragment["datasets"][i]);
+    const DatasetSource& src = sources[i];
+    CHECK(src.root == fs::absolute(corpus / fragment["datasets"][i]["root"].get<std::string>()));
+    CHECK(src.root.is_absolute());
     REQUIRE(src.name == e.name);
     REQUIRE(src.adapter == e.adapter);
 
@@ -123,6 +121,18 @@ TEST_CASE("the adapters read the tiny corpus through its datasets.json with the 
     }
   }
   CHECK(rows_seen == truth.size());  // every ground-truth row is a clip the adapters found
+}
+
+TEST_CASE("corpus_sources on a folder without datasets.json is a user error naming the file") {
+  const fs::path empty = fs::temp_directory_path() / ("merx_synth_no_corpus_" + std::to_string(::getpid()));
+  fs::create_directories(empty);
+  try {
+    merx::synth::corpus_sources(empty);
+    FAIL("expected a UserError");
+  } catch (const merx::UserError& e) {
+    CHECK(std::string(e.what()).find((empty / "datasets.json").string()) != std::string::npos);
+  }
+  fs::remove_all(empty);
 }
 
 TEST_CASE("every clip has an OpenFace-style CSV with one row per frame and noisy intensities") {

@@ -18,6 +18,7 @@
 #include "merx/preprocessing/face.h"
 #include "merx/preprocessing/preprocess.h"
 #include "merx/preprocessing/stages.h"
+#include "merx/synth/synth.h"
 
 using namespace merx;
 using namespace merx::test;
@@ -30,16 +31,8 @@ bool verbose() {
 }
 
 std::vector<LoadResult> load_all(const std::string& labels = "native") {
-  const fs::path corpus = tiny_corpus();
-  const auto fragment = nlohmann::json::parse(slurp_file(corpus / "datasets.json"));
   std::vector<LoadResult> out;
-  for (const auto& d : fragment.at("datasets")) {
-    DatasetSource s;
-    s.name = d.at("name");
-    s.adapter = d.at("adapter");
-    s.root = corpus / d.at("root").get<std::string>();
-    if (d.contains("annotations")) s.annotations = corpus / d.at("annotations").get<std::string>();
-    s.options = d.value("options", nlohmann::json::object());
+  for (const DatasetSource& s : merx::synth::corpus_sources(tiny_corpus())) {
     LoadOptions o;
     o.labels.name = labels;
     out.push_back(load_dataset(s, o));

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "merx/datasets/load.h"
+
 namespace merx::synth {
 
 /// The face sources, by file name, as tools/fetch-faces puts them into <cache>/faces/:
@@ -70,5 +72,10 @@ struct SynthSummary {
 /// folder searched and the command that fetches the sources (tools/fetch-faces). Throws
 /// std::runtime_error when a file cannot be written or the landmark model cannot be loaded.
 SynthSummary generate(const SynthOptions& options);
+
+/// The datasets of a corpus that generate() wrote to `corpus`, read back from corpus/datasets.json, with
+/// roots and annotation files made absolute (what a spec beside the corpus would load). Throws
+/// merx::UserError naming the file when it is missing or is not such a file.
+std::vector<DatasetSource> corpus_sources(const std::filesystem::path& corpus);
 
 }  // namespace merx::synth
