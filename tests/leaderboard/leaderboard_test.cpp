@@ -232,8 +232,8 @@ TEST_CASE("leaderboard reference_values of three classes match hand-computed exp
 TEST_CASE("leaderboard keeps oracle-selected runs out of the default table and in their own") {
   FixtureDb db;
   Store store = Store::open(db.path, Store::Mode::ReadOnly);
-  for (const Row& r : leaderboard::build(store, {}).tables.at(0).all_points)
-    CHECK(r.method.variant != "oracle");
+  const leaderboard::Leaderboard plain = leaderboard::build(store, {});  // kept alive for the loop
+  for (const Row& r : plain.tables.at(0).all_points) CHECK(r.method.variant != "oracle");
   leaderboard::Options opt;
   opt.oracle = true;
   opt.bootstrap = 200;
