@@ -25,16 +25,6 @@ std::string text(const SqlValue& v) {
   if (const auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
   return {};
 }
-int64_t integer(const SqlValue& v) {
-  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
-  return 0;
-}
-std::optional<double> real(const SqlValue& v) {
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  return std::nullopt;
-}
 
 const char* metric_column(Metric m) {
   switch (m) {
@@ -121,7 +111,7 @@ void fold_counts(const Store& store, int64_t group_id, std::vector<FoldCounts>& 
       "JOIN metrics m ON m.cell_id = c.id AND m.scope = 'fold' AND m.name = 'f1' "
       "WHERE c.group_id = ?1 AND m.class IS NOT NULL ORDER BY c.id, m.id",
       {group_id}, [&](const std::vector<SqlValue>& r) {
-        const int64_t cell = integer(r[0]);
+        const int64_t cell = sql_integer(r[0]);
         auto it = by_cell.find(cell);
         if (it == by_cell.end()) {
           it = by_cell.emplace(cell, folds.size()).first;
@@ -129,7 +119,7 @@ void fold_counts(const Store& store, int64_t group_id, std::vector<FoldCounts>& 
         }
         const std::string cls = text(r[3]);
         if (std::find(classes.begin(), classes.end(), cls) == classes.end()) classes.push_back(cls);
-        folds[it->second].test[cls] += static_cast<double>(integer(r[4]));
+        folds[it->second].test[cls] += static_cast<double>(sql_integer(r[4]));
       });
 }
 
@@ -670,22 +660,22 @@ Leaderboard build(const Store& store, const Options& opt) {
       "WHERE ?1 IS NULL OR e.name = ?1 ORDER BY g.id",
       exp_param, [&](const std::vector<SqlValue>& r) {
         GroupInfo g;
-        g.id = integer(r[0]);
+        g.id = sql_integer(r[0]);
         g.experiment = text(r[1]);
-        g.point.point_index = integer(r[2]);
+        g.point.point_index = sql_integer(r[2]);
         g.method.variant = text(r[3]);
         g.point.point_hash = text(r[4]);
         g.point.assignments = json::parse(text(r[5]), nullptr, false);
-        g.seed = integer(r[6]);
+        g.seed = sql_integer(r[6]);
         g.protocol = text(r[7]);
         g.protocol_params = text(r[8]);
         g.datasets_json = text(r[9]);
-        g.cells = integer(r[10]);
-        g.done = integer(r[11]);
+        g.cells = sql_integer(r[10]);
+        g.done = sql_integer(r[11]);
         g.method.backbone = text(r[12]);
         g.method.regularizer = text(r[13]);
         g.method.augmenter = text(r[14]);
-        g.oracle = integer(r[15]) != 0;
+        g.oracle = sql_integer(r[15]) != 0;
         index[g.id] = groups.size();
         groups.push_back(std::move(g));
       });
@@ -696,14 +686,14 @@ Leaderboard build(const Store& store, const Options& opt) {
       "SELECT group_id, scope, target, value FROM metrics INDEXED BY metrics_group_headline "
       "WHERE group_id IS NOT NULL AND class IS NULL AND name = ?1 AND scope IN ('pooled', 'target')",
       {std::string(metric_column(opt.metric))}, [&](const std::vector<SqlValue>& r) {
-        auto it = index.find(integer(r[0]));
+        auto it = index.find(sql_integer(r[0]));
         if (it == index.end()) return;
         GroupInfo& g = groups[it->second];
         if (text(r[1]) == "pooled") {
           g.has_pooled = true;
-          g.pooled_value = real(r[3]);
+          g.pooled_value = sql_real(r[3]);
         } else {
-          g.target_value[text(r[2])] = real(r[3]);
+          g.target_value[text(r[2])] = sql_real(r[3]);
         }
       });
   // Each done cell's source-validation score: its selection curve at the chosen epoch.
@@ -712,8 +702,8 @@ Leaderboard build(const Store& store, const Options& opt) {
       "JOIN curves v ON v.cell_id = c.id AND v.epoch = c.chosen_epoch "
       "AND v.name IN ('source_val_uf1', 'loo_source_uf1') WHERE c.status = 'done'",
       {}, [&](const std::vector<SqlValue>& r) {
-        auto it = index.find(integer(r[0]));
-        const auto v = real(r[3]);
+        auto it = index.find(sql_integer(r[0]));
+        const auto v = sql_real(r[3]);
         if (it == index.end() || !v) return;
         GroupInfo& g = groups[it->second];
         g.scores[text(r[1])].push_back(*v);

@@ -72,16 +72,6 @@ std::string str(const SqlValue& v) {
   if (const auto* d = std::get_if<double>(&v)) return f4(*d);
   return "";
 }
-int64_t integer(const SqlValue& v) {
-  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
-  return 0;
-}
-std::optional<double> real(const SqlValue& v) {
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  return std::nullopt;
-}
 
 std::string metric_title(leaderboard::Metric m) {
   return m == leaderboard::Metric::UF1 ? "UF1" : m == leaderboard::Metric::UAR ? "UAR" : "accuracy";
@@ -348,7 +338,7 @@ std::string render_html(const Store& store, const Options& opt) {
       "SELECT id, name, spec_json, spec_hash, created_at FROM experiments WHERE ?1 IS NULL OR name = ?1 "
       "ORDER BY id",
       {opt.experiment ? SqlValue(*opt.experiment) : SqlValue()}, [&](const std::vector<SqlValue>& r) {
-        exps.push_back({integer(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])});
+        exps.push_back({sql_integer(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])});
       });
   if (opt.experiment && exps.empty())
     throw UserError("report: no experiment named " + *opt.experiment + " in " + store.path());
@@ -400,12 +390,12 @@ std::string render_html(const Store& store, const Options& opt) {
       "FROM groups g JOIN experiments e ON e.id = g.experiment_id WHERE ?1 IS NULL OR e.name = ?1 "
       "ORDER BY g.experiment_id, g.point_index, g.seed",
       {opt.experiment ? SqlValue(*opt.experiment) : SqlValue()}, [&](const std::vector<SqlValue>& r) {
-        Run& run = runs[{integer(r[0]), integer(r[1])}];
+        Run& run = runs[{sql_integer(r[0]), sql_integer(r[1])}];
         run.experiment = str(r[2]);
         run.variant = str(r[3]);
-        run.point = integer(r[1]);
+        run.point = sql_integer(r[1]);
         run.assignments = str(r[4]);
-        if (integer(r[6]) == 0 && integer(r[7]) > 0) run.groups.push_back(integer(r[5]));
+        if (sql_integer(r[6]) == 0 && sql_integer(r[7]) > 0) run.groups.push_back(sql_integer(r[5]));
       });
   o << "<h2 id=\"runs\">Runs: confusion, per-class F1, training curves</h2>\n<p class=\"note\">One run = "
        "experiment × "
@@ -428,7 +418,7 @@ std::string render_html(const Store& store, const Options& opt) {
           "IN (" +
               ids + ") AND scope IN ('pooled', 'target') GROUP BY scope, target, true_class, predicted_class",
           {}, [&](const std::vector<SqlValue>& r) {
-            conf[str(r[0])][{str(r[1]), str(r[2])}] = integer(r[3]);
+            conf[str(r[0])][{str(r[1]), str(r[2])}] = sql_integer(r[3]);
           });
       std::vector<std::string> classes;
       std::map<std::string, std::vector<double>> f1;
@@ -437,7 +427,7 @@ std::string render_html(const Store& store, const Options& opt) {
                   {}, [&](const std::vector<SqlValue>& r) {
                     const std::string c = str(r[0]);
                     if (std::find(classes.begin(), classes.end(), c) == classes.end()) classes.push_back(c);
-                    if (const auto v = real(r[1])) f1[c].push_back(*v);
+                    if (const auto v = sql_real(r[1])) f1[c].push_back(*v);
                   });
       for (const auto& [t, m] : conf)
         for (const auto& [tp, n] : m)
@@ -482,9 +472,9 @@ std::string render_html(const Store& store, const Options& opt) {
         "WHERE g.experiment_id = ?1 AND g.point_index = ?2 AND cu.value IS NOT NULL "
         "GROUP BY cu.name, c.target, cu.epoch ORDER BY cu.name, c.target, cu.epoch",
         {key.first, key.second}, [&](const std::vector<SqlValue>& r) {
-          if (const auto v = real(r[3]))
-            curves[str(r[0])][str(r[1])][integer(r[2])] = {*v, static_cast<int>(integer(r[4]))};
-          max_epoch = std::max(max_epoch, integer(r[2]));
+          if (const auto v = sql_real(r[3]))
+            curves[str(r[0])][str(r[1])][sql_integer(r[2])] = {*v, static_cast<int>(sql_integer(r[4]))};
+          max_epoch = std::max(max_epoch, sql_integer(r[2]));
         });
     if (!curves.empty()) {
       o << "<div class=\"charts\">\n";

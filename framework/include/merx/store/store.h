@@ -45,6 +45,19 @@ class SqlRefused : public std::invalid_argument {
 /// One SQL value: NULL, INTEGER, REAL or TEXT (a BLOB is read as its bytes in a string).
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
 
+/// An INTEGER (or a REAL truncated toward zero) of a query row; 0 for NULL and TEXT.
+inline int64_t sql_integer(const SqlValue& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  return 0;
+}
+/// A REAL (or an INTEGER as a double) of a query row; nullopt for NULL and TEXT.
+inline std::optional<double> sql_real(const SqlValue& v) {
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  return std::nullopt;
+}
+
 /// State of a cell in the queue: queued -> running -> done | failed | interrupted.
 enum class CellStatus { Queued, Running, Done, Failed, Interrupted };
 const char* to_string(CellStatus s);               // "queued", "running", "done", "failed", "interrupted"
