@@ -18,22 +18,14 @@
 #include "merx/plugins/registry.h"
 #include "merx/spec/params_check.h"
 
+#include "common/plugin_fixture.h"
 #include "common/torch_doctest.h"  // after the torch headers
 
 namespace {
 
 using merx::json;
 
-const merx::PluginRegistry& registry() {
-  static const merx::PluginRegistry reg = [] {
-    merx::DiscoveryOptions o;
-    o.default_dirs = false;
-    o.environment = false;
-    o.extra_dirs = {std::filesystem::path(MERX_BINARY_DIR) / "plugins"};
-    return merx::PluginRegistry::discover(o);
-  }();
-  return reg;
-}
+using merx_test::registry;  // the build tree's plugins (tests/common/plugin_fixture.h)
 
 // Fast GAN settings: a handful of steps on a narrow network.
 const json kFast = {{"steps", 3}, {"n_critic", 1}, {"width", 4}, {"batch", 8}, {"z_dim", 8}};

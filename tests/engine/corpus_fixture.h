@@ -1,5 +1,5 @@
 // The tiny generated corpus and scratch folder shared by the engine's end-to-end tests (run_test.cpp,
-// sched_test.cpp): datasets alpha (12 clips), beta (6), gamma (6), each clip 6 frames of a shifted 32 x 32
+// sched_test.cpp), and their spec helpers: datasets alpha (12 clips), beta (6), gamma (6), each clip 6 frames of a shifted 32 x 32
 // gray pattern whose motion direction is its class (negative right, positive down, surprise up-left).
 #pragma once
 
@@ -15,6 +15,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "../preprocessing/fixtures.h"
+#include "merx/plugins/registry.h"
+#include "merx/spec/plan.h"
+#include "merx/spec/spec.h"
 
 namespace merx::test::engine {
 
@@ -77,6 +80,21 @@ inline nlohmann::json corpus_datasets(const fs::path& dir) {
                         {"annotations", (dir / ds / "annotations.csv").string()},
                         {"options", {{"cropped", true}}}});
   return datasets;
+}
+
+/// Writes `s` to dir/file (pretty JSON) and returns the path.
+inline fs::path write_spec(const fs::path& dir, const std::string& file, const nlohmann::json& s) {
+  std::ofstream(dir / file) << s.dump(2);
+  return dir / file;
+}
+
+/// The plan of a spec file with the build tree's plugins and the engine's test plugins only.
+inline merx::Plan plan_of(const fs::path& spec_file) {
+  merx::DiscoveryOptions o;
+  o.default_dirs = false;
+  o.environment = false;
+  o.extra_dirs = {std::string(MERX_BINARY_DIR) + "/plugins", std::string(MERX_TEST_PLUGIN_DIR) + "/engine"};
+  return merx::make_plan(merx::load_spec(spec_file), merx::PluginRegistry::discover(o));
 }
 
 }  // namespace merx::test::engine

@@ -61,19 +61,6 @@ nlohmann::json spec(const fs::path& dir, const std::string& backbone, int epochs
           {"output", (dir / "results.sqlite").string()}};
 }
 
-fs::path write_spec(const fs::path& dir, const std::string& file, const nlohmann::json& s) {
-  std::ofstream(dir / file) << s.dump(2);
-  return dir / file;
-}
-
-merx::Plan plan_of(const fs::path& spec_file) {
-  merx::DiscoveryOptions o;
-  o.default_dirs = false;
-  o.environment = false;
-  o.extra_dirs = {std::string(MERX_BINARY_DIR) + "/plugins", std::string(MERX_TEST_PLUGIN_DIR) + "/engine"};
-  return merx::make_plan(merx::load_spec(spec_file), merx::PluginRegistry::discover(o));
-}
-
 std::string slot_of(const merx::CellResult& r) {
   for (const auto& a : r.artifacts)
     if (a.name == "engine.slot") return a.data.value("slot", "");
