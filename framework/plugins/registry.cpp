@@ -46,8 +46,8 @@ namespace fs = std::filesystem;
 // merx/backbone.h, merx/regularizer.h and merx/augmenter.h (pinned by tests/plugins); they are repeated
 // here so that the host library does not include torch headers.
 constexpr uint32_t kBackboneApi = 1;
-constexpr uint32_t kRegularizerApi = 1;
-constexpr uint32_t kAugmenterApi = 2;  // 2: artifacts(), synthetic domain
+constexpr uint32_t kRegularizerApi = 2;  // 2: diagnostics()
+constexpr uint32_t kAugmenterApi = 3;  // 2: artifacts(), synthetic domain; 3: channels, synthetic_loss_weight(), warnings()
 
 // Fields of ABI 1.0 end with `destroy`; a shorter struct_size means a broken or foreign descriptor.
 constexpr size_t kAbi10Size = offsetof(merx_plugin_descriptor, destroy) + sizeof(merx_plugin_destroy_fn);

@@ -2,9 +2,10 @@
 // validation or test samples), then either extends the training set (`au_gan`, `oversample`) or transforms
 // each training batch (`flip`, `jitter`, `mixup`).
 //
-// Interface version 2 (kApiVersion) added artifacts() and the `synthetic` domain id for extend(); the host
-// calls artifacts() only on plugins built with version >= 2 and never hands a version-1 plugin anything new,
-// so version-1 plugins load and run unchanged.
+// Interface version 2 added artifacts() and the `synthetic` domain id for extend(); version 3 (kApiVersion)
+// added AugmenterSetup::channels, synthetic_loss_weight() and warnings(). The host calls a method only on
+// plugins built with a version that has it (new virtuals are appended, new setup fields come last), so
+// version-1 and -2 plugins load and run unchanged.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,10 @@ struct AugmenterSetup {
   std::vector<std::string> class_names;  // index = class id
   uint64_t seed = 0;                     // derived from (cell seed, plugin name)
   torch::Device device = torch::kCPU;
+  // API >= 3 (appended: older plugins never read it). Names of x's channels as the recipe makes them:
+  // {"u", "v", "strain"} (flow_strain; u, v in pixels of the S x S grid, strain dimensionless),
+  // {"u", "v"} (flow_uv), {"gray"} (apex_gray), {"onset", "apex"} (onset_apex); empty = unknown.
+  std::vector<std::string> channels;
 };
 
 enum class AugmenterMode {
@@ -46,7 +51,7 @@ enum class AugmenterMode {
 class Augmenter {
  public:
   static constexpr const char* kKind = "augmenter";
-  static constexpr uint32_t kApiVersion = 2;
+  static constexpr uint32_t kApiVersion = 3;
 
   /// Domain id extend() may give a generated sample that belongs to no source (API >= 2): the engine adds
   /// one training domain named "synthetic" after the sources (so it is index source_domains.size()). A
@@ -72,6 +77,15 @@ class Augmenter {
   /// whose keys become the cell's artifact names "<plugin name>.<key>" (e.g. "au_gan.quality"; values any
   /// JSON); null or {} = nothing. Of a cell with several training runs, the reported run's are stored.
   virtual nlohmann::json artifacts() const { return nullptr; }
+
+  /// API >= 3, Extend mode: weight of a generated sample's cross-entropy relative to a real sample's (1 =
+  /// the same). The engine applies it inside each domain's mean loss (StepInput::domain_losses).
+  virtual double synthetic_loss_weight() const { return 1.0; }
+
+  /// API >= 3: problems the host must not let pass silently (e.g. a class whose generated samples failed a
+  /// quality gate), read after fit()/extend(). The engine logs each as a warning naming the cell and
+  /// stores them as the artifact "engine.augmenter_warnings".
+  virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 }  // namespace merx

@@ -69,7 +69,7 @@ struct RegularizerRequirements {
 class Regularizer : public torch::nn::Module {
  public:
   static constexpr const char* kKind = "regularizer";
-  static constexpr uint32_t kApiVersion = 1;
+  static constexpr uint32_t kApiVersion = 2;
 
   ~Regularizer() override = default;
 
@@ -89,6 +89,11 @@ class Regularizer : public torch::nn::Module {
     (void)step;
     return false;
   }
+
+  /// API >= 2: diagnostics read by the engine after each epoch (training mode, no gradients needed), each
+  /// stored as the curve point "<plugin name>/<name>" of that epoch, e.g. BRL's ||W_d - W||_F per source.
+  /// Called only on plugins built with version >= 2 (appended virtual: version-1 plugins run unchanged).
+  virtual std::vector<std::pair<std::string, double>> diagnostics() { return {}; }
 };
 
 }  // namespace merx
