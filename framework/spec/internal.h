@@ -46,6 +46,7 @@ struct SweepDef {
   bool has_variants = false;
   int64_t random_count = 0;  // 0 = no random search
   int64_t random_seed = 0;
+  std::vector<std::string> random_training;  // training settings drawn too (sweep.random.training)
 };
 
 std::string check_name(const json& doc, Findings& out);
@@ -79,6 +80,9 @@ bool check_point(const json& point_doc, PointContext& ctx, SweepPoint& point, Fi
 /// seeded with `search_seed`. Portable: std::mt19937_64 seeded from merx::hash64, mapped to [0, 1) with
 /// 53 bits by hand (std:: distributions differ between standard libraries).
 json draw_param(const ParamDecl& decl, PluginKind kind, const std::string& plugin, int64_t search_seed,
+                int64_t draw);
+/// The same for a non-plugin owner: `owner` is "training" (sweep.random.training), `plugin` empty.
+json draw_param(const ParamDecl& decl, const std::string& owner, const std::string& plugin, int64_t search_seed,
                 int64_t draw);
 
 }  // namespace merx::spec_internal

@@ -299,9 +299,24 @@ uint64_t cell_seed_of(const std::string& fold, int64_t seed) {
 }
 
 // Random draws for one point: every searchable parameter of the chosen plugins not set explicitly.
-bool draw_point(json& doc, const PluginCatalog& catalog, int64_t search_seed, int64_t draw, SweepPoint& pt,
-                Origin& origin) {
+bool draw_point(json& doc, const PluginCatalog& catalog, int64_t search_seed, int64_t draw,
+                const std::vector<std::string>& training, SweepPoint& pt, Origin& origin) {
   bool any = false;
+  // Training settings listed in sweep.random.training, unless set explicitly (spec, variant, grid point).
+  // The same draw for every variant: ERM and BRL at draw r train with the same lr (paired designs).
+  for (const std::string& name : training) {
+    if (doc.contains("training") && !doc["training"].is_object()) break;  // reported by validation
+    if (doc.contains("training") && doc["training"].contains(name)) continue;
+    for (const auto& decl : training_params()) {
+      if (decl.name != name) continue;
+      const json v = draw_param(decl, "training", "", search_seed, draw);
+      doc["training"][name] = v;
+      const std::string path = path_key("training", name);
+      pt.draws[path] = v;
+      origin.random_paths.push_back(path);
+      any = true;
+    }
+  }
   for (PluginKind kind : {PluginKind::Backbone, PluginKind::Regularizer, PluginKind::Augmenter}) {
     const std::string key = to_string(kind);
     auto it = doc.find(key);
@@ -421,7 +436,7 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
           pt.assignments[axis.path] = axis.values[idx[a]];
           origin.grid.push_back({&axis, idx[a]});
         }
-        if (sweep.random_count > 0 && !draw_point(pdoc, catalog, sweep.random_seed, r, pt, origin))
+        if (sweep.random_count > 0 && !draw_point(pdoc, catalog, sweep.random_seed, r, sweep.random_training, pt, origin))
           col.add({"sweep.random",
                    "nothing to draw: no parameter of the chosen plugins has a search distribution and is "
                    "left unset" +

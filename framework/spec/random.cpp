@@ -20,9 +20,14 @@ double unit(std::mt19937_64& g) {
 
 json draw_param(const ParamDecl& decl, PluginKind kind, const std::string& plugin, int64_t search_seed,
                 int64_t draw) {
+  return draw_param(decl, std::string(to_string(kind)), plugin, search_seed, draw);
+}
+
+json draw_param(const ParamDecl& decl, const std::string& owner, const std::string& plugin, int64_t search_seed,
+                int64_t draw) {
   const json key = {{"search_seed", search_seed},
                     {"draw", draw},
-                    {"kind", to_string(kind)},
+                    {"kind", owner},
                     {"plugin", plugin},
                     {"param", decl.name}};
   std::mt19937_64 g(hash64(canonical_json(key)));

@@ -497,7 +497,37 @@ SweepDef check_sweep(const json& doc, Findings& out) {
 
   if (auto r = it->find("random"); r != it->end()) {
     if (expect_object(*r, "sweep.random", out)) {
-      check_keys(*r, "sweep.random", {"count", "seed"}, "field of sweep.random", out);
+      check_keys(*r, "sweep.random", {"count", "seed", "training"}, "field of sweep.random", out);
+      // Opt-in: training settings with a search distribution (training.lr, training.weight_decay) are drawn
+      // too, so that methods without hyperparameters of their own (ERM) get as many distinct points as the
+      // others (an equal random-search budget, as DomainBed draws lr and weight decay for every algorithm).
+      if (auto t = r->find("training"); t != r->end()) {
+        if (!t->is_array()) {
+          add_value(out, "sweep.random.training", type_message("a list of training setting names", *t));
+        } else {
+          for (size_t i = 0; i < t->size(); ++i) {
+            const json& e = (*t)[i];
+            const std::string at = "sweep.random.training[" + std::to_string(i) + "]";
+            const ParamDecl* decl = nullptr;
+            if (e.is_string())
+              for (const auto& d : training_params())
+                if (d.name == e.get<std::string>()) decl = &d;
+            std::string searchable;
+            for (const auto& d : training_params())
+              if (d.search.kind != Search::Kind::None) searchable += (searchable.empty() ? "" : ", ") + d.name;
+            if (!e.is_string())
+              add_value(out, at, type_message("a training setting name", e));
+            else if (!decl || decl->search.kind == Search::Kind::None)
+              add_value(out, at, "`" + e.get<std::string>() + "` is not a training setting with a search " +
+                                     "distribution (those are: " + searchable + ")");
+            else if (std::find(sw.random_training.begin(), sw.random_training.end(), decl->name) !=
+                     sw.random_training.end())
+              add_value(out, at, "`" + decl->name + "` is listed twice");
+            else
+              sw.random_training.push_back(decl->name);
+          }
+        }
+      }
       auto c = r->find("count");
       if (c == r->end()) {
         add_value(out, "sweep.random.count", "required field is missing (how many random draws)");

@@ -63,9 +63,15 @@ const RecipeInfo* find_recipe(const std::string& name) {
 const std::vector<ParamDecl>& training_params() {
   static const std::vector<ParamDecl> decls = {
       ParamDecl::string("optimizer", "adam").one_of({"adam", "adamw", "sgd"}).doc_line("optimizer"),
-      ParamDecl::real("lr", 1e-3).range(0, 10).doc_line("learning rate"),
+      ParamDecl::real("lr", 1e-3)
+          .range(0, 10)
+          .search_as(Search::log10_uniform(-4, -2.5))  // drawn only when sweep.random.training lists it
+          .doc_line("learning rate"),
       ParamDecl::real("momentum", 0.9).range(0, 1).doc_line("sgd momentum (ignored by adam/adamw)"),
-      ParamDecl::real("weight_decay", 0).range(0, 1).doc_line("L2 weight decay (decoupled for adamw)"),
+      ParamDecl::real("weight_decay", 0)
+          .range(0, 1)
+          .search_as(Search::log10_uniform(-6, -2, 0.5))  // DomainBed's 10^U(-6, -2), half the draws 0
+          .doc_line("L2 weight decay (decoupled for adamw)"),
       ParamDecl::string("schedule", "none")
           .one_of({"none", "step", "cosine"})
           .doc_line("learning-rate schedule"),

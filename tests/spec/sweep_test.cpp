@@ -1,5 +1,6 @@
 // Sweep expansion (variants x grid x random draws x seeds x folds), random draws, folds of each protocol.
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "helpers.h"
@@ -106,6 +107,59 @@ TEST_CASE("random draws are the same for every variant with the same plugin (pai
   CHECK(p.points[0].draws == p.points[2].draws);
   CHECK(p.points[1].draws == p.points[3].draws);
   CHECK(p.points[0].draws != p.points[1].draws);
+}
+
+TEST_CASE("sweep.random.training draws lr and weight decay for every variant, ERM included, paired") {
+  const fs::path dir = toy_datasets("random-training");
+  json spec = base_spec();
+  spec["backbone"]["params"]["features"] = 32;
+  spec["sweep"] = json::parse(R"({"variants": [{"name": "erm"}, {"name": "reg", "regularizer": {"name": "toyreg"}},
+                                               {"name": "fixed", "regularizer": {"name": "toyreg"}, "training": {"lr": 0.1}}],
+                                  "random": {"count": 300, "seed": 3, "training": ["lr", "weight_decay"]}})");
+  const Plan p = plan_of(spec, dir);
+  REQUIRE(p.points.size() == 900);
+  // ERM has no parameter of its own to draw: without training draws its 300 draws would collapse to one point.
+  std::set<double> erm_lrs;
+  double log_sum = 0;
+  size_t wd_zero = 0;
+  for (size_t r = 0; r < 300; ++r) {
+    const SweepPoint& erm = p.points[r];
+    const SweepPoint& reg = p.points[300 + r];
+    const SweepPoint& fixed = p.points[600 + r];
+    const double lr = erm.draws.at("training.lr").get<double>();
+    CHECK(lr >= 1e-4);               // 10^U(-4, -2.5), settings.cpp
+    CHECK(lr <= std::pow(10, -2.5));
+    log_sum += std::log10(lr);
+    erm_lrs.insert(lr);
+    CHECK(reg.draws.at("training.lr") == erm.draws.at("training.lr"));  // the same draw r for every variant
+    CHECK(reg.draws.at("training.weight_decay") == erm.draws.at("training.weight_decay"));
+    CHECK(reg.draws.contains("regularizer.params.lambda"));
+    CHECK_FALSE(fixed.draws.contains("training.lr"));  // set by the variant: never drawn
+    const double wd = erm.draws.at("training.weight_decay").get<double>();
+    if (wd == 0)
+      ++wd_zero;
+    else
+      CHECK((wd >= 1e-6 && wd <= 1e-2));
+  }
+  CHECK(erm_lrs.size() == 300);
+  CHECK(std::fabs(log_sum / 300 - (-3.25)) < 0.1);  // mean of U(-4, -2.5); sd of the mean 0.025
+  CHECK(wd_zero > 110);                               // zero probability 0.5: 150 +- 8.7
+  CHECK(wd_zero < 190);
+}
+
+TEST_CASE("sweep.random.training names only training settings with a search distribution") {
+  const fs::path dir = toy_datasets("random-training-bad");
+  json spec = base_spec();
+  spec["backbone"]["params"]["features"] = 32;
+  spec["sweep"] = json::parse(R"({"random": {"count": 2, "training": ["lr", "epochs", "lr", 3]}})");
+  const auto probs = problems_of(spec, dir);
+  std::map<std::string, std::string> by_path;
+  for (const auto& pr : probs) by_path[pr.path] = pr.message;
+  CHECK(by_path.count("sweep.random.training[1]") == 1);
+  CHECK(by_path["sweep.random.training[1]"].find("lr, weight_decay") != std::string::npos);
+  CHECK(by_path["sweep.random.training[2]"].find("twice") != std::string::npos);
+  CHECK(by_path.count("sweep.random.training[3]") == 1);
+  CHECK(by_path.count("sweep.random.training[0]") == 0);
 }
 
 TEST_CASE("variants are merge patches over the base, and null removes a key") {
