@@ -213,7 +213,7 @@ double entropy(const std::vector<double>& p) {
 }  // namespace
 
 TEST_CASE("every regularizer plugin is accepted by the host with its declared parameters") {
-  for (const std::string name : {"none", "brl", "coral", "mmd", "dann", "irm", "vrex", "groupdro"}) {
+  for (const std::string name : {"none", "brl", "confidence", "coral", "mmd", "dann", "irm", "vrex", "groupdro"}) {
     INFO(name);
     const merx::PluginInfo* info = registry().find(merx::PluginKind::Regularizer, name);
     REQUIRE(info != nullptr);
@@ -633,4 +633,166 @@ TEST_CASE("regularizers reject a domain id outside their setup") {
     in.domains[1].domain = 2;
     CHECK_THROWS_AS(r->objective(in), std::invalid_argument);
   }
+}
+
+// ---- BRL checked, not only run (issue 16) ----
+
+TEST_CASE("brl diagnostics report ||W_d - W||_F per source and their mean after a step") {
+  // The hand example of the weight-KL test: squared distances 6 and 0.5 (weights and biases).
+  auto r = ready("brl", json::object(), 2, 2, 2);
+  CHECK(r->diagnostics().empty());  // before the first step there is no shared head to compare with
+  Batch bt = random_batch(2, 3, 2, 2, 5);
+  assign(bt.head->weight, {1, 2, 3, 4});
+  assign(bt.head->bias, {0.5, -0.5});
+  assign(param(*r, "head0.weight"), {2, 2, 3, 6});
+  assign(param(*r, "head0.bias"), {0.5, 0.5});
+  assign(param(*r, "head1.weight"), {1.5, 2.5, 3, 4});
+  assign(param(*r, "head1.bias"), {0.5, -0.5});
+  r->objective(bt.input());
+  const auto d = r->diagnostics();
+  REQUIRE(d.size() == 3);
+  CHECK(d[0].first == "w_dist/ds0");
+  CHECK(d[0].second == doctest::Approx(std::sqrt(6.0)).epsilon(1e-14));
+  CHECK(d[1].first == "w_dist/ds1");
+  CHECK(d[1].second == doctest::Approx(std::sqrt(0.5)).epsilon(1e-14));
+  CHECK(d[2].first == "w_dist");
+  CHECK(d[2].second == doctest::Approx((std::sqrt(6.0) + std::sqrt(0.5)) / 2).epsilon(1e-14));
+}
+
+TEST_CASE("confidence is ERM plus beta times minus the mean entropy of the shared head") {
+  // Identity head: logits = features. Domain 0: logits (0, 0) and (ln 3, 0), labels 0 and 1; domain 1:
+  // logits (0, ln 2), label 1. Softmax rows: (1/2, 1/2), (3/4, 1/4), (1/3, 2/3).
+  const double l3 = std::log(3.0), l2 = std::log(2.0);
+  const Batch bt = given_batch({{{0, 0}, {l3, 0}}, {{0, l2}}}, {{0, 1}, {1}});
+  const double ce0 = (-std::log(0.5) - std::log(0.25)) / 2, ce1 = -std::log(2.0 / 3);
+  const double h = (entropy({0.5, 0.5}) + entropy({0.75, 0.25}) + entropy({1.0 / 3, 2.0 / 3})) / 3;
+  auto r = ready("confidence", json::object(), 2, 2, 2);
+  const merx::Objective o = r->objective(bt.input());
+  CHECK(part(o, "cls") == doctest::Approx((ce0 + ce1) / 2).epsilon(1e-13));
+  CHECK(part(o, "ent") == doctest::Approx(-h).epsilon(1e-13));
+  CHECK(o.total.item<double>() == doctest::Approx((ce0 + ce1) / 2 - 0.1 * h).epsilon(1e-13));
+  // brl with only its confidence term on is the same objective.
+  auto b = ready("brl", {{"alpha", 0}, {"lambda_js", 0}, {"lambda_w", 0}}, 2, 2, 2);
+  CHECK(b->objective(bt.input()).total.item<double>() == doctest::Approx(o.total.item<double>()).epsilon(1e-13));
+  auto off = ready("confidence", {{"beta", 0}}, 2, 2, 2);
+  CHECK(off->objective(bt.input()).total.item<double>() == doctest::Approx((ce0 + ce1) / 2).epsilon(1e-13));
+}
+
+TEST_CASE("brl with permuted domains changes only L_dom, and keeps the sub-batch sizes") {
+  // Two sources with opposite labels: source 0 all class 0, source 1 all class 1, distinct dataset heads.
+  Batch bt = random_batch(2, 6, 3, 2, 21);
+  bt.y[0] = torch::zeros({6}, kI64);
+  bt.y[1] = torch::ones({6}, kI64);
+  auto own = ready("brl", json::object(), 2, 3, 2);
+  auto perm = ready("brl", {{"domains", "permuted"}}, 2, 3, 2);  // same seed: same initial heads
+  for (const std::string n : {"head0.weight", "head0.bias", "head1.weight", "head1.bias"})
+    CHECK(torch::equal(param(*own, n), param(*perm, n)));
+  const merx::Objective a = own->objective(bt.input());
+  bool dom_differs = false;
+  for (int step = 0; step < 4; ++step) {  // a permutation may by chance keep every row in its sub-batch
+    const merx::Objective b = perm->objective(bt.input());
+    for (const std::string n : {"cls", "js", "w", "ent"}) CHECK(part(a, n) == part(b, n));
+    dom_differs = dom_differs || std::fabs(part(a, "dom") - part(b, "dom")) > 1e-9;
+  }
+  CHECK(dom_differs);
+  // L_dom by hand with the true assignment (head d on source d's rows) matches the `true` variant.
+  double by_hand = 0;
+  for (int d = 0; d < 2; ++d) {
+    const std::string h = "head" + std::to_string(d);
+    const Tensor logits = torch::addmm(param(*own, h + ".bias"), bt.z[d].detach(), param(*own, h + ".weight").t());
+    by_hand += F::cross_entropy(logits, bt.y[d]).item<double>() / 2;
+  }
+  CHECK(part(a, "dom") == doctest::Approx(by_hand).epsilon(1e-12));
+}
+
+namespace {
+
+// A fixed two-source problem trained for `steps` SGD steps: features z = x theta (theta [5, 4]), shared head
+// W [3, 4], brl's dataset heads; source 1 labels rows by another rule than source 0, so their heads differ.
+struct Trained {
+  std::vector<Tensor> params;  // theta, W, b after training
+  double w_dist = 0;           // brl's mean ||W_d - W||_F after training
+};
+
+Trained train_brl(const json& given, int steps) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(77);
+  std::vector<Tensor> x, y;
+  for (int d = 0; d < 2; ++d) {
+    x.push_back(torch::randn({16, 5}, gen, kF64) + 0.5 * d);
+    const Tensor score = d == 0 ? x[d].narrow(1, 0, 3) : x[d].narrow(1, 2, 3);
+    y.push_back(score.argmax(1));
+  }
+  Tensor theta = (torch::randn({5, 4}, gen, kF64) * 0.5).requires_grad_();
+  torch::nn::Linear head(4, 3);
+  head->to(torch::kDouble);
+  {
+    torch::NoGradGuard ng;
+    head->weight.copy_(torch::randn({3, 4}, gen, kF64) * 0.5);
+    head->bias.zero_();
+  }
+  auto reg = ready("brl", given, 2, 4, 3);
+  std::vector<Tensor> all = {theta, head->weight, head->bias};
+  for (auto& p : reg->parameters()) all.push_back(p);
+  for (int s = 0; s < steps; ++s) {
+    merx::StepInput in;
+    for (int d = 0; d < 2; ++d) {
+      merx::DomainBatch db;
+      db.domain = d;
+      db.features = x[d].mm(theta);
+      db.logits = head->forward(db.features);
+      db.labels = y[d];
+      in.domain_losses.push_back(F::cross_entropy(db.logits, db.labels));
+      in.domains.push_back(db);
+    }
+    in.head = head;
+    in.step = s;
+    in.total_steps = steps;
+    const Tensor total = reg->objective(in).total;
+    for (auto& p : all)
+      if (p.grad().defined()) p.grad().zero_();
+    total.backward();
+    torch::NoGradGuard ng;
+    for (auto& p : all)
+      if (p.grad().defined()) p.sub_(0.2 * p.grad());
+  }
+  Trained t;
+  for (const Tensor& p : {theta, head->weight, head->bias}) t.params.push_back(p.detach().clone());
+  for (const auto& [n, v] : reg->diagnostics())
+    if (n == "w_dist") t.w_dist = v;
+  return t;
+}
+
+double max_diff(const Trained& a, const Trained& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.params.size(); ++i) m = std::max(m, (a.params[i] - b.params[i]).abs().max().item<double>());
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("each brl weight changes the trained backbone and head") {
+  // The last session saw brl with lambda_w = 0 give the same test predictions as brl in 11 of 15 cells: the
+  // term is small at 1e-3, but it must still change what is trained, or it is not wired in.
+  const Trained full = train_brl(json::object(), 30);
+  for (const char* w : {"alpha", "lambda_js", "lambda_w", "beta"}) {
+    INFO(w);
+    const Trained off = train_brl({{w, 0}}, 30);
+    CHECK(max_diff(full, off) > 1e-9);
+  }
+  // alpha trains only the dataset heads, which reach theta and W through L_js and L_w: with both of those
+  // off, alpha must change nothing that is used at test time.
+  const Trained a1 = train_brl({{"lambda_js", 0}, {"lambda_w", 0}}, 30);
+  const Trained a0 = train_brl({{"lambda_js", 0}, {"lambda_w", 0}, {"alpha", 0}}, 30);
+  CHECK(max_diff(a1, a0) == 0);
+}
+
+TEST_CASE("the dataset heads move toward the shared head as lambda_w grows") {
+  double last = 1e300;
+  for (double lw : {0.0, 1e-3, 1e-1, 1.0, 3.0}) {
+    INFO("lambda_w " << lw);
+    const double dist = train_brl({{"lambda_w", lw}}, 60).w_dist;
+    CHECK(dist < last);
+    last = dist;
+  }
+  CHECK(last < 0.25 * train_brl({{"lambda_w", 0.0}}, 60).w_dist);
 }
