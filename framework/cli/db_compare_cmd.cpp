@@ -23,8 +23,10 @@ namespace {
 
 struct CompareArgs {
   std::string db, metric = "uf1", format = "text";
-  std::string experiment, vs;
+  std::string experiment, vs, unit = "seed";
   std::vector<std::string> sides;
+  int64_t bootstrap = 2000;
+  uint64_t bootstrap_seed = 0;
 };
 
 int compare_cmd(const CompareArgs& a) {
@@ -32,6 +34,9 @@ int compare_cmd(const CompareArgs& a) {
   compare::Options opt;
   opt.metric = leaderboard::parse_metric(a.metric);
   if (!a.experiment.empty()) opt.experiment = a.experiment;
+  opt.unit = a.unit == "target_seed" ? compare::Unit::TargetSeed : compare::Unit::Seed;
+  opt.bootstrap = a.bootstrap;
+  opt.bootstrap_seed = a.bootstrap_seed;
   const auto cs =
       compare::compare(store, a.sides, a.vs.empty() ? std::nullopt : std::optional<std::string>(a.vs), opt);
   if (a.format == "json")
@@ -78,9 +83,10 @@ void add_db_compare_commands(CLI::App& db, Action& action) {
   auto ca = std::make_shared<CompareArgs>();
   auto* c = db.add_subcommand(
       "compare",
-      "Paired comparison of methods over (target, seed): mean difference with paired-t interval, paired "
-      "t-test, "
-      "Wilcoxon signed-rank (Holm with --vs and several selectors). Selector: KEY=VALUE[,KEY=VALUE...] with "
+      "Paired comparison of methods, unit = seed (the target mean per seed; --unit target_seed for the "
+      "non-independent (target, seed) pairs): mean difference with paired-t interval, paired t-test, "
+      "Wilcoxon signed-rank (Holm with --vs and several selectors), and a paired bootstrap over test "
+      "subjects from the stored predictions. Selector: KEY=VALUE[,KEY=VALUE...] with "
       "KEY experiment|variant|backbone|regularizer|augmenter|point|<param.path>, or a bare "
       "variant/experiment name");
   c->add_option("selectors", ca->sides, "A B (A - B), or several with --vs BASELINE")->required();
@@ -88,6 +94,13 @@ void add_db_compare_commands(CLI::App& db, Action& action) {
   c->add_option("--db", ca->db, "Results database")->required();
   c->add_option("--metric", ca->metric, "uf1 | uar | acc (target-scope group figures)")->default_val("uf1");
   c->add_option("--experiment", ca->experiment, "Only groups of this experiment");
+  c->add_option("--unit", ca->unit, "seed (default: per seed, the mean over the targets) | target_seed")
+      ->check(CLI::IsMember({"seed", "target_seed"}))
+      ->default_val("seed");
+  c->add_option("--bootstrap", ca->bootstrap, "Subject-clustered bootstrap resamples (0 = off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}))
+      ->default_val(2000);
+  c->add_option("--bootstrap-seed", ca->bootstrap_seed, "Seed of the bootstrap's resampling")->default_val(0);
   c->add_option("--format", ca->format, "text | json")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_val("text");

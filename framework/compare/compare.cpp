@@ -8,7 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include <random>
+
 #include "merx/errors.h"
+#include "merx/metrics/metrics.h"
 
 namespace merx::compare {
 namespace {
@@ -133,6 +136,7 @@ struct Side {
   std::string text, protocol, datasets_json;
   std::set<std::string> methods;
   std::map<std::pair<std::string, int64_t>, double> values;
+  std::map<std::pair<std::string, int64_t>, int64_t> group_of;  // unit -> the group that measured it
   std::vector<std::string> notes;
 };
 
@@ -212,6 +216,7 @@ Side resolve(const Selector& sel, const std::vector<GroupInfo>& all, const Store
                         ") and " + g->method.label() + " (experiment " + g->experiment + ", point " +
                         std::to_string(g->point_index) + "); narrow the selector");
       side.values[key] = value;
+      side.group_of[key] = g->id;
     }
   }
   return side;
@@ -241,14 +246,49 @@ Comparison pair_up(const Side& a, const Side& b, const Options& opt) {
   for (const auto& [k, v] : b.values) c.only_b += a.values.count(k) == 0;
   if (c.pairs.empty())
     throw UserError("compare: `" + a.text + "` and `" + b.text + "` share no (target, seed) unit to pair");
+  c.unit = opt.unit;
   std::vector<double> xa, xb;
-  for (const auto& p : c.pairs) {
-    xa.push_back(p.a);
-    xb.push_back(p.b);
+  if (opt.unit == Unit::TargetSeed) {
+    for (const auto& p : c.pairs) {
+      xa.push_back(p.a);
+      xb.push_back(p.b);
+    }
+  } else {
+    // Per seed: the mean over the targets, for the seeds measured on every target by both sides.
+    std::set<std::string> targets;
+    std::map<int64_t, std::vector<const Pair*>> by_seed;
+    for (const auto& p : c.pairs) {
+      targets.insert(p.target);
+      by_seed[p.seed].push_back(&p);
+    }
+    std::vector<int64_t> incomplete;
+    for (const auto& [seed, ps] : by_seed) {
+      if (ps.size() != targets.size()) {
+        incomplete.push_back(seed);
+        continue;
+      }
+      SeedPair sp{seed, 0, 0, ps.size()};
+      for (const Pair* p : ps) {
+        sp.a += p->a / static_cast<double>(ps.size());
+        sp.b += p->b / static_cast<double>(ps.size());
+      }
+      c.seed_pairs.push_back(sp);
+      xa.push_back(sp.a);
+      xb.push_back(sp.b);
+    }
+    if (!incomplete.empty()) {
+      std::string list;
+      for (int64_t s : incomplete) list += (list.empty() ? "" : ", ") + std::to_string(s);
+      c.notes.push_back("seed" + std::string(incomplete.size() == 1 ? " " : "s ") + list +
+                        " not measured on every target by both sides: left out of the seed-unit tests");
+    }
+    if (c.seed_pairs.empty())
+      throw UserError("compare: `" + a.text + "` and `" + b.text +
+                      "` share no seed measured on every target; use --unit target_seed");
   }
   c.t = stats::paired_t(xa, xb, opt.confidence);
   c.wilcoxon = stats::wilcoxon_signed_rank(xa, xb);
-  c.notes = a.notes;
+  c.notes.insert(c.notes.end(), a.notes.begin(), a.notes.end());
   c.notes.insert(c.notes.end(), b.notes.begin(), b.notes.end());
   if (c.only_a || c.only_b)
     c.notes.push_back(std::to_string(c.only_a + c.only_b) + " (target, seed) unit" +
@@ -256,6 +296,167 @@ Comparison pair_up(const Side& a, const Side& b, const Options& opt) {
                       std::to_string(c.only_a) + " only in `" + a.text + "`, " + std::to_string(c.only_b) +
                       " only in `" + b.text + "`)");
   return c;
+}
+
+// ---- the paired subject-clustered bootstrap (merx/compare/compare.h, Bootstrap) ----
+
+std::optional<double> metric_of(const metrics::Confusion& c, leaderboard::Metric m) {
+  switch (m) {
+    case leaderboard::Metric::UF1:
+      return metrics::uf1(c);
+    case leaderboard::Metric::UAR:
+      return metrics::uar(c);
+    default:
+      return metrics::accuracy(c);
+  }
+}
+
+// Linear interpolation between order statistics (numpy's default percentile method), q in [0, 1].
+double quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+Bootstrap clustered_bootstrap(const Store& store, const Side& a, const Side& b, const Comparison& c,
+                              const Options& opt) {
+  Bootstrap out;
+  out.resamples = opt.bootstrap;
+  // The seeds measured on every target by both sides (as the seed unit uses).
+  std::set<std::string> target_set;
+  std::map<int64_t, std::size_t> per_seed;
+  for (const auto& p : c.pairs) {
+    target_set.insert(p.target);
+    ++per_seed[p.seed];
+  }
+  std::vector<int64_t> seeds;
+  for (const auto& [seed, n] : per_seed)
+    if (n == target_set.size()) seeds.push_back(seed);
+  const std::vector<std::string> targets(target_set.begin(), target_set.end());
+  if (seeds.empty()) {
+    out.reason = "no seed measured on every target by both sides";
+    return out;
+  }
+  // Predictions per (side, seed, target): sample key -> (true, predicted) class names.
+  using Preds = std::map<std::string, std::pair<std::string, std::string>>;
+  auto load = [&](int64_t group, const std::string& target) {
+    Preds p;
+    store.query(
+        "SELECT p.sample_key, p.true_class, p.predicted_class FROM predictions p JOIN cells c ON c.id = "
+        "p.cell_id WHERE c.group_id = ?1 AND c.status = 'done' AND substr(p.sample_key, 1, length(?2) + 1) "
+        "= ?2 || '/'",
+        {group, target}, [&](const std::vector<SqlValue>& r) { p[str(r[0])] = {str(r[1]), str(r[2])}; });
+    return p;
+  };
+  struct TargetData {
+    std::vector<std::vector<std::size_t>> subject_clips;  // per subject: indices into the clip list
+    // [side][seed] -> per clip (true, predicted) class index
+    std::vector<std::vector<std::vector<std::pair<int, int>>>> pred;
+    std::vector<std::string> classes;
+  };
+  std::vector<TargetData> data;
+  for (const auto& t : targets) {
+    std::vector<std::vector<Preds>> raw(2);
+    for (int side = 0; side < 2; ++side)
+      for (int64_t seed : seeds) raw[side].push_back(load((side == 0 ? a : b).group_of.at({t, seed}), t));
+    // The clips every (side, seed) predicted; a mismatch is left out and said.
+    std::set<std::string> keys;
+    for (const auto& [k, v] : raw[0][0]) keys.insert(k);
+    std::size_t dropped = 0;
+    for (const auto& side : raw)
+      for (const auto& p : side)
+        for (auto it = keys.begin(); it != keys.end();)
+          if (p.count(*it) == 0) {
+            it = keys.erase(it);
+            ++dropped;
+          } else {
+            ++it;
+          }
+    if (keys.empty()) {
+      out.reason = "no stored per-sample predictions for target " + t + " on both sides";
+      return out;
+    }
+    out.clips_left_out += dropped;  // not predicted by every run: the others are used
+    TargetData td;
+    std::set<std::string> cls;
+    for (const auto& side : raw)
+      for (const auto& p : side)
+        for (const auto& k : keys) {
+          cls.insert(p.at(k).first);
+          cls.insert(p.at(k).second);
+        }
+    td.classes.assign(cls.begin(), cls.end());
+    auto index = [&](const std::string& name) {
+      return static_cast<int>(std::lower_bound(td.classes.begin(), td.classes.end(), name) - td.classes.begin());
+    };
+    std::map<std::string, std::vector<std::size_t>> by_subject;
+    std::vector<std::string> clip_list(keys.begin(), keys.end());
+    for (std::size_t i = 0; i < clip_list.size(); ++i) {
+      const std::string& k = clip_list[i];
+      const auto second = k.find('/', k.find('/') + 1);
+      by_subject[k.substr(0, second)].push_back(i);
+    }
+    for (auto& [subject, clips] : by_subject) td.subject_clips.push_back(clips);
+    td.pred.resize(2);
+    for (int side = 0; side < 2; ++side)
+      for (const auto& p : raw[side]) {
+        std::vector<std::pair<int, int>> v;
+        for (const auto& k : clip_list) v.emplace_back(index(p.at(k).first), index(p.at(k).second));
+        td.pred[side].push_back(std::move(v));
+      }
+    out.subjects += td.subject_clips.size();
+    out.clips += clip_list.size();
+    data.push_back(std::move(td));
+  }
+  // A - B for clip multiplicities `weight[t][clip]`: mean over seeds of (target mean of A - of B).
+  auto difference = [&](const std::vector<std::vector<int64_t>>& weight) {
+    double total = 0;
+    for (std::size_t s = 0; s < seeds.size(); ++s) {
+      double side_mean[2] = {0, 0};
+      for (int side = 0; side < 2; ++side)
+        for (std::size_t t = 0; t < data.size(); ++t) {
+          metrics::Confusion conf = metrics::Confusion::empty(data[t].classes);
+          const auto& pv = data[t].pred[side][s];
+          for (std::size_t i = 0; i < pv.size(); ++i)
+            if (weight[t][i] > 0) conf.add(pv[i].first, pv[i].second, weight[t][i]);
+          side_mean[side] += metric_of(conf, opt.metric).value_or(0.0) / static_cast<double>(data.size());
+        }
+      total += side_mean[0] - side_mean[1];
+    }
+    return total / static_cast<double>(seeds.size());
+  };
+  std::vector<std::vector<int64_t>> w(data.size());
+  for (std::size_t t = 0; t < data.size(); ++t) w[t].assign(data[t].pred[0][0].size(), 1);
+  out.observed = difference(w);
+  // Our own 53-bit uniform over mt19937_64 (fully specified), so resamples are the same on every platform.
+  std::mt19937_64 gen(opt.bootstrap_seed ^ 0x626f6f7473747261ULL);  // "bootstra"
+  std::vector<double> diffs;
+  diffs.reserve(static_cast<std::size_t>(opt.bootstrap));
+  for (int64_t r = 0; r < opt.bootstrap; ++r) {
+    for (std::size_t t = 0; t < data.size(); ++t) {
+      std::fill(w[t].begin(), w[t].end(), 0);
+      const std::size_t n = data[t].subject_clips.size();
+      for (std::size_t k = 0; k < n; ++k) {
+        const double u = static_cast<double>(gen() >> 11) * (1.0 / 9007199254740992.0);
+        const std::size_t pick = std::min(n - 1, static_cast<std::size_t>(u * static_cast<double>(n)));
+        for (std::size_t clip : data[t].subject_clips[pick]) ++w[t][clip];
+      }
+    }
+    diffs.push_back(difference(w));
+  }
+  std::size_t not_positive = 0;
+  double sum = 0;
+  for (double d : diffs) {
+    sum += d;
+    not_positive += d <= 0;
+  }
+  std::sort(diffs.begin(), diffs.end());
+  out.mean = sum / static_cast<double>(diffs.size());
+  out.ci_low = quantile(diffs, (1 - opt.confidence) / 2);
+  out.ci_high = quantile(diffs, 1 - (1 - opt.confidence) / 2);
+  out.share_not_positive = static_cast<double>(not_positive) / static_cast<double>(diffs.size());
+  return out;
 }
 
 std::string fmt(const std::optional<double>& v, const char* f = "%.4f") {
@@ -315,7 +516,11 @@ std::vector<Comparison> compare(const Store& store, const std::vector<std::strin
   std::optional<leaderboard::Leaderboard> lb;
   const Side b = resolve(base, groups, store, options, lb);
   std::vector<Comparison> out;
-  for (const auto& s : sel) out.push_back(pair_up(resolve(s, groups, store, options, lb), b, options));
+  for (const auto& s : sel) {
+    const Side a = resolve(s, groups, store, options, lb);
+    out.push_back(pair_up(a, b, options));
+    if (options.bootstrap > 0) out.back().bootstrap = clustered_bootstrap(store, a, b, out.back(), options);
+  }
   if (out.size() > 1) {
     std::vector<double> pt, pw;
     std::vector<std::size_t> it, iw;
@@ -347,7 +552,13 @@ std::string render_text(const std::vector<Comparison>& cs, const Options& option
     std::string ds;
     for (const auto& d : c.datasets) ds += (ds.empty() ? "" : ", ") + d;
     o << "protocol " << c.protocol << " on " << ds << "; metric " << metric << "; " << c.pairs.size()
-      << " pairs (target, seed)\n\n";
+      << " (target, seed) values\n";
+    if (c.unit == Unit::Seed)
+      o << "paired unit: seed (the mean over " << (c.seed_pairs.empty() ? 0 : c.seed_pairs[0].targets)
+        << " targets), n = " << c.seed_pairs.size() << " seeds\n\n";
+    else
+      o << "paired unit: (target, seed), n = " << c.pairs.size()
+        << " -- NOT independent (targets share the training sources, seeds the data): descriptive only\n\n";
     char line[160];
     std::snprintf(line, sizeof line, "  %-16s %6s %9s %9s %9s\n", "TARGET", "SEED", "A", "B", "A - B");
     o << line;
@@ -355,6 +566,16 @@ std::string render_text(const std::vector<Comparison>& cs, const Options& option
       std::snprintf(line, sizeof line, "  %-16s %6lld %9.4f %9.4f %+9.4f\n", p.target.c_str(),
                     static_cast<long long>(p.seed), p.a, p.b, p.a - p.b);
       o << line;
+    }
+    if (c.unit == Unit::Seed) {
+      o << "\n";
+      std::snprintf(line, sizeof line, "  %-16s %6s %9s %9s %9s\n", "TARGET MEAN", "SEED", "A", "B", "A - B");
+      o << line;
+      for (const auto& p : c.seed_pairs) {
+        std::snprintf(line, sizeof line, "  %-16s %6lld %9.4f %9.4f %+9.4f\n", "", static_cast<long long>(p.seed),
+                      p.a, p.b, p.a - p.b);
+        o << line;
+      }
     }
     o << "\n";
     const auto& t = c.t;
@@ -384,13 +605,32 @@ std::string render_text(const std::vector<Comparison>& cs, const Options& option
       o << "undefined (" << w.reason << ")";
     }
     o << "\n";
+    if (c.bootstrap) {
+      const Bootstrap& bs = *c.bootstrap;
+      o << "subject bootstrap:    ";
+      if (!bs.reason.empty()) {
+        o << "not computed (" << bs.reason << ")";
+      } else {
+        o << "A - B = " << fmt(bs.observed, "%+.4f") << ", " << pct << " % CI [" << fmt(bs.ci_low, "%+.4f")
+          << ", " << fmt(bs.ci_high, "%+.4f") << "], share of resamples with A - B <= 0: "
+          << fmt(bs.share_not_positive, "%.4f") << " (" << bs.resamples << " resamples of " << bs.subjects
+          << " test subjects, " << bs.clips << " clips, paired: the same clips for A and B"
+          << (bs.clips_left_out ? ", " + std::to_string(bs.clips_left_out) + " clips not predicted by every run left out" : "")
+          << ")";
+      }
+      o << "\n";
+    }
     for (const auto& n : c.notes) o << "note: " << n << "\n";
   }
   if (cs.size() > 1)
     o << "\nHolm correction over the " << cs.size() << " comparisons (each test separately).\n";
-  o << "\nnote: the pairs are seeds x targets of the same runs, not independent samples (seeds share the "
-       "data,"
-       " targets share the training sources); read the p-values as descriptive, not as a formal test.\n";
+  if (!cs.empty() && cs[0].unit == Unit::TargetSeed)
+    o << "\nnote: the pairs are seeds x targets of the same runs, not independent samples (seeds share the "
+         "data, targets share the training sources); read the p-values as descriptive, not as a formal test.\n";
+  else
+    o << "\nnote: the unit is the seed; the seeds share the data, so the tests speak about training "
+         "randomness on these corpora, not about other corpora. The subject bootstrap varies the test "
+         "subjects instead.\n";
   return o.str();
 }
 
@@ -423,10 +663,29 @@ nlohmann::json to_json(const std::vector<Comparison>& cs, const Options& options
                    {"wilcoxon_p", opt_json(c.wilcoxon.p)},
                    {"wilcoxon_p_holm", opt_json(c.wilcoxon_p_holm)},
                    {"notes", c.notes}});
+    nlohmann::json& j = arr.back();
+    j["unit"] = c.unit == Unit::Seed ? "seed" : "target_seed";
+    nlohmann::json sp = nlohmann::json::array();
+    for (const auto& p : c.seed_pairs) sp.push_back({{"seed", p.seed}, {"a", p.a}, {"b", p.b}, {"targets", p.targets}});
+    j["seed_pairs"] = sp;
+    if (c.bootstrap) {
+      const Bootstrap& bs = *c.bootstrap;
+      j["bootstrap"] = bs.reason.empty()
+                           ? nlohmann::json{{"resamples", bs.resamples},   {"subjects", bs.subjects},
+                                            {"clips", bs.clips},           {"clips_left_out", bs.clips_left_out},
+                                            {"observed", bs.observed},     {"mean", bs.mean},
+                                            {"ci_low", bs.ci_low},         {"ci_high", bs.ci_high},
+                                            {"share_not_positive", bs.share_not_positive}}
+                           : nlohmann::json{{"reason", bs.reason}};
+    } else {
+      j["bootstrap"] = nullptr;
+    }
   }
   return {{"metric", leaderboard::to_string(options.metric)},
           {"confidence", options.confidence},
-          {"independence_note", "pairs are seeds x targets of the same runs, not independent samples"},
+          {"independence_note", cs.empty() || cs[0].unit == Unit::Seed
+                                    ? "unit: seed (mean over targets); seeds share the data"
+                                    : "pairs are seeds x targets of the same runs, not independent samples"},
           {"comparisons", arr}};
 }
 

@@ -11,6 +11,7 @@
 #include "merx/hash.h"
 #include "merx/leaderboard/leaderboard.h"
 #include "merx/metrics/metrics.h"
+#include "merx/stats/stats.h"
 
 namespace merx::leaderboard {
 namespace {
@@ -404,7 +405,9 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
   auto to_estimate = [](const std::map<int64_t, double>& by_seed) {
     std::vector<double> v;
     for (const auto& [s, x] : by_seed) v.push_back(x);
-    return estimate(v);
+    Estimate e = estimate(v);
+    e.by_seed = by_seed;
+    return e;
   };
   auto mean_score = [&](const PointSeries& s, const std::string& column) {
     std::vector<double> v;
@@ -536,14 +539,45 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
     t.selected.push_back(r);
   }
 
-  // Bold: best selected mean per column (ties all marked).
+  // Bold: the best selected mean per column, only when a paired t-test over the seeds says it is above the
+  // runner-up (p < 0.05); otherwise "‡" (ties: every tied row, unconfirmed).
   for (size_t c = 0; c < t.columns.size(); ++c) {
     std::optional<double> best;
     for (const Row& r : t.selected)
       if (r.values[c].mean && (!best || *r.values[c].mean > *best)) best = r.values[c].mean;
-    if (best)
-      for (Row& r : t.selected)
-        if (r.values[c].mean && *r.values[c].mean == *best) r.values[c].best = true;
+    if (!best) continue;
+    std::vector<Row*> top;
+    const Row* runner_up = nullptr;
+    for (Row& r : t.selected) {
+      const auto& m = r.values[c].mean;
+      if (!m) continue;
+      if (*m == *best)
+        top.push_back(&r);
+      else if (!runner_up || *m > *runner_up->values[c].mean)
+        runner_up = &r;
+    }
+    if (top.size() == 1 && !runner_up) {  // one method: nothing to be confused with
+      top[0]->values[c].best = true;
+      continue;
+    }
+    if (top.size() > 1) {
+      for (Row* r : top) r->values[c].best_unconfirmed = true;
+      continue;
+    }
+    Estimate& e = top[0]->values[c];
+    std::vector<double> xa, xb;
+    for (const auto& [seed, v] : e.by_seed) {
+      const auto it = runner_up->values[c].by_seed.find(seed);
+      if (it == runner_up->values[c].by_seed.end()) continue;
+      xa.push_back(v);
+      xb.push_back(it->second);
+    }
+    const stats::PairedT pt = stats::paired_t(xa, xb, 0.95);
+    e.best_p = pt.p;
+    if (pt.p && *pt.p < 0.05 && pt.mean_difference > 0)
+      e.best = true;
+    else
+      e.best_unconfirmed = true;
   }
 
   // Reference rows from the first group with per-class counts.

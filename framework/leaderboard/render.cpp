@@ -129,7 +129,8 @@ std::string render_text(const Leaderboard& lb) {
     out << "mean ± standard error over seeds (n); "
         << (one_point_per_method(t) ? "one sweep point per method"
                                     : "sweep points chosen per method and target by source-validation UF1")
-        << "; *best*\n";
+        << "; *best* = highest mean, significantly above the runner-up (paired t over seeds, p < 0.05); "
+           "‡ = highest mean, not significantly above the runner-up\n";
     if (t.oracle)
       out << "oracle: every cell chose its epoch on its own test data; kept apart from the leaderboard\n";
     out << "\n";
@@ -138,7 +139,8 @@ std::string render_text(const Leaderboard& lb) {
     std::vector<std::vector<std::string>> rows;
     for (const Row& r : t.selected) {
       std::vector<std::string> row = {method_text(r)};
-      for (const Estimate& e : r.values) row.push_back(e.best ? "*" + value_text(e) + "*" : value_text(e));
+      for (const Estimate& e : r.values)
+        row.push_back(e.best ? "*" + value_text(e) + "*" : value_text(e) + (e.best_unconfirmed ? " ‡" : ""));
       rows.push_back(row);
     }
     for (const ReferenceRow& ref : t.references) {
@@ -213,7 +215,8 @@ std::string render_md(const Leaderboard& lb) {
         << ". Mean ± standard error over seeds (n); "
         << (one_point_per_method(t) ? "one sweep point per method"
                                     : "sweep points chosen per method and target by source-validation UF1")
-        << "; best in bold.\n\n";
+        << "; bold: highest mean and significantly above the runner-up (paired t over seeds, p < 0.05); "
+           "‡: highest mean, not significantly above the runner-up.\n\n";
     std::vector<std::string> header = {"Method"};
     for (const auto& c : t.columns) header.push_back(md_escape(c));
     md_row(out, header);
@@ -222,7 +225,8 @@ std::string render_md(const Leaderboard& lb) {
     md_row(out, rule);
     for (const Row& r : t.selected) {
       std::vector<std::string> row = {md_escape(method_text(r))};
-      for (const Estimate& e : r.values) row.push_back(e.best ? "**" + value_text(e) + "**" : value_text(e));
+      for (const Estimate& e : r.values)
+        row.push_back(e.best ? "**" + value_text(e) + "**" : value_text(e) + (e.best_unconfirmed ? " ‡" : ""));
       md_row(out, row);
     }
     for (const ReferenceRow& ref : t.references) {
@@ -354,6 +358,7 @@ std::string tex_value(const Estimate& e) {
   if (!e.mean) return "--";
   std::string m = fixed4(*e.mean);
   if (e.best) m = "\\textbf{" + m + "}";
+  if (e.best_unconfirmed) m += "$^\\ddagger$";
   std::string s = m + " $\\pm$ " + (e.se ? fixed4(*e.se) : std::string("--"));
   if (e.ci_low && e.ci_high) s += " [" + fixed4(*e.ci_low) + ", " + fixed4(*e.ci_high) + "]";
   return s;
@@ -378,7 +383,9 @@ std::string render_latex(const Leaderboard& lb) {
         << tex(join(t.datasets, ", ")) << ". "
         << (t.oracle ? "Oracle model selection on the test data (not a fair comparison). "
                      : "Sweep points chosen per method and target by source-validation UF1. ")
-        << "Best in bold." << (any_few(t) ? " $^\\dagger$ fewer than 3 seeds." : "") << "}\n";
+        << "Bold: highest mean, significantly above the runner-up (paired $t$ over seeds, $p < 0.05$); "
+           "$^\\ddagger$ highest mean, not significantly above the runner-up."
+        << (any_few(t) ? " $^\\dagger$ fewer than 3 seeds." : "") << "}\n";
     out << "  \\begin{tabular}{l" << std::string(t.columns.size(), 'c') << "c}\n    \\toprule\n    Method";
     for (const auto& c : t.columns)
       out << " & " << (c == "mean" ? "Mean" : c == "pooled" ? "Pooled" : tex(c));
@@ -424,6 +431,8 @@ json row_json(const Table& t, const Row& r) {
                             {"ci_low", opt_json(e.ci_low)},
                             {"ci_high", opt_json(e.ci_high)},
                             {"best", e.best},
+                            {"best_unconfirmed", e.best_unconfirmed},
+                            {"best_p", e.best_p ? json(*e.best_p) : json(nullptr)},
                             {"point", point_json(e.point)},
                             {"selection_score", opt_json(e.selection_score)}};
   }

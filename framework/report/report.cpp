@@ -261,7 +261,9 @@ std::string leaderboard_html(const leaderboard::Leaderboard& lb, std::size_t& ta
       << " over " << esc(join(t.datasets, ", ")) << " — " << metric_title(t.metric)
       << (t.oracle ? " — ORACLE model selection (test data chose the epoch; not a fair comparison)" : "")
       << "</h3>\n";
-    o << "<p class=\"meta\">experiments: " << esc(join(t.experiments, ", ")) << "</p>\n";
+    o << "<p class=\"meta\">experiments: " << esc(join(t.experiments, ", "))
+      << ". Bold: highest mean, significantly above the runner-up (paired t over seeds, p &lt; 0.05); ‡: highest "
+         "mean, not significantly above the runner-up.</p>\n";
     o << "<table class=\"leaderboard\" id=\"leaderboard-" << table_no << "\"><thead><tr><th>method</th>";
     for (const auto& c : t.columns) o << "<th>" << esc(c) << "</th>";
     o << "</tr></thead><tbody>\n";
@@ -271,6 +273,7 @@ std::string leaderboard_html(const leaderboard::Leaderboard& lb, std::size_t& ta
                       " <span class=\"n\">(n=" + std::to_string(e.n) + ")</span>";
       if (e.ci_low && e.ci_high) s += " [" + f4(*e.ci_low) + ", " + f4(*e.ci_high) + "]";
       if (e.point) s += "<br><span class=\"pt\">" + esc(e.point->label()) + "</span>";
+      if (e.best_unconfirmed) s += " ‡";
       return "<td>" + (e.best ? "<b>" + s + "</b>" : s) + "</td>";
     };
     for (const auto& r : t.selected) {
@@ -295,6 +298,7 @@ std::string leaderboard_html(const leaderboard::Leaderboard& lb, std::size_t& ta
         for (const auto& e : r.values) {
           Estimate plain = e;
           plain.best = false;
+          plain.best_unconfirmed = false;
           plain.point.reset();
           o << cell(plain);
         }

@@ -121,6 +121,7 @@ TEST_CASE("compare: paired differences, t interval and Wilcoxon match SciPy, wit
   }
   Store s = Store::open(db, Store::Mode::ReadOnly);
   compare::Options opt;
+  opt.unit = compare::Unit::TargetSeed;  // the SciPy cases of the 9 (target, seed) pairs
 
   const auto one = compare::compare(s, {"regularizer=brl", "erm"}, std::nullopt, opt);
   REQUIRE(one.size() == 1);
@@ -130,6 +131,7 @@ TEST_CASE("compare: paired differences, t interval and Wilcoxon match SciPy, wit
   CHECK(one[0].a_methods == std::vector<std::string>{"ststnet + brl + none [brl]"});
   const std::string text = compare::render_text(one, opt);
   CHECK(text.find("not independent samples") != std::string::npos);
+  CHECK(text.find("NOT independent") != std::string::npos);
   CHECK(text.find("+0.0356") != std::string::npos);  // mean difference 0.035555...
 
   // Two comparisons against one baseline: Holm, m = 2 (hand: sorted p1 <= p2 -> 2 p1, max(2 p1, p2)).
@@ -201,7 +203,8 @@ TEST_CASE(
     add_runs(s, "study", "lodo", kTargets, "mmd", kValues.at("coral"), 1, 0.7);
   }
   Store s = Store::open(db, Store::Mode::ReadOnly);
-  const compare::Options opt;
+  compare::Options opt;
+  opt.unit = compare::Unit::TargetSeed;
   const auto c = compare::compare(s, {"mmd", "erm"}, std::nullopt, opt);
   REQUIRE(c.size() == 1);
   check_against_scipy(c[0], "compare_coral_vs_erm");
@@ -211,4 +214,132 @@ TEST_CASE(
                       "compare_brl_vs_erm");
   check_against_scipy(compare::compare(s, {"mmd,gamma=0", "erm"}, std::nullopt, opt).at(0),
                       "compare_brl_vs_erm");
+}
+
+TEST_CASE("compare: the default unit is the seed, the mean over the targets, tested as SciPy does") {
+  test::TempDir dir;
+  const std::string db = dir.file("cmp.sqlite");
+  {
+    Store s = Store::open(db);
+    for (const auto& [variant, v] : kValues) add_runs(s, "study", "lodo", kTargets, variant, v);
+  }
+  Store s = Store::open(db, Store::Mode::ReadOnly);
+  const compare::Options opt;  // unit: seed
+  const auto c = compare::compare(s, {"brl", "variant=coral"}, std::string("erm"), opt);
+  REQUIRE(c.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string name = i == 0 ? "compare_seed_brl_vs_erm" : "compare_seed_coral_vs_erm";
+    INFO(name);
+    const auto e = scipy_case(name);
+    CHECK(c[i].unit == compare::Unit::Seed);
+    REQUIRE(c[i].seed_pairs.size() == 3);
+    CHECK(c[i].pairs.size() == 9);  // the (target, seed) values are still listed
+    const auto a = e.at("a").get<std::vector<double>>(), b = e.at("b").get<std::vector<double>>();
+    for (std::size_t k = 0; k < 3; ++k) {
+      CHECK(c[i].seed_pairs[k].seed == static_cast<int64_t>(k + 1));
+      CHECK(c[i].seed_pairs[k].targets == 3);
+      CHECK(c[i].seed_pairs[k].a == doctest::Approx(a[k]).epsilon(1e-14));
+      CHECK(c[i].seed_pairs[k].b == doctest::Approx(b[k]).epsilon(1e-14));
+    }
+    const auto& t = e.at("ttest_rel");
+    CHECK(c[i].t.df == 2);
+    CHECK(c[i].t.mean_difference == doctest::Approx(t.at("mean_difference").get<double>()).epsilon(1e-12));
+    CHECK(*c[i].t.p == doctest::Approx(t.at("p").get<double>()).epsilon(1e-9));
+    CHECK(*c[i].t.ci_low == doctest::Approx(t.at("ci_low").get<double>()).epsilon(1e-9));
+    CHECK(*c[i].wilcoxon.p == doctest::Approx(e.at("wilcoxon").at("p").get<double>()).epsilon(1e-9));
+  }
+  // brl - erm by hand: per seed the target means differ by (0.06+0.01+0.05)/3, (0.03+0.04+0.04)/3,
+  // (0.05-0.01+0.05)/3 -> mean 0.0355...
+  CHECK(c[0].t.mean_difference == doctest::Approx((0.12 + 0.11 + 0.09) / 9).epsilon(1e-12));
+  const std::string text = compare::render_text(c, opt);
+  CHECK(text.find("paired unit: seed (the mean over 3 targets), n = 3 seeds") != std::string::npos);
+  CHECK(text.find("NOT independent") == std::string::npos);
+  // No predictions stored in this fixture: the bootstrap says why it is missing.
+  REQUIRE(c[0].bootstrap.has_value());
+  CHECK(c[0].bootstrap->reason.find("no stored per-sample predictions") != std::string::npos);
+}
+
+namespace {
+
+// One group (variant, seed) tested on target "t" with the given per-clip predictions; `correct[i]` says whether
+// clip i (key t/<subject>/<clip>) is predicted right. Two classes x and y, every clip of class x.
+void add_predicted_run(Store& s, const std::string& variant, int seed,
+                       const std::vector<std::pair<std::string, bool>>& clips) {
+  const int64_t exp = s.upsert_experiment({"boot", {{"name", "boot"}}, std::string(64, 'b')});
+  GroupKey g;
+  g.experiment_id = exp;
+  g.identity = "boot/" + variant + "/" + std::to_string(seed);
+  g.variant = variant;
+  g.point_hash = "p-" + variant;
+  g.assignments = nlohmann::json::object();
+  g.seed = seed;
+  g.protocol = "lodo";
+  g.datasets = {"t", "u"};
+  const int64_t gid = s.upsert_group(g);
+  const std::string cell = g.identity + "/t";
+  s.enqueue_cells({{cell, gid, "t", "t", 1}});
+  REQUIRE(s.claim_cell(cell, {"h", "cpu", 1}));
+  CellResult r;
+  r.identity = cell;
+  r.selection = "last";
+  r.backbone = {"ststnet", "1", ""};
+  r.regularizer = {variant, "1", ""};
+  r.augmenter = {"none", "1", ""};
+  double acc = 0;
+  for (std::size_t i = 0; i < clips.size(); ++i) {
+    r.predictions.push_back({"t/" + clips[i].first + "/c" + std::to_string(i), "x", clips[i].second ? "x" : "y", nullptr});
+    acc += clips[i].second ? 1.0 / static_cast<double>(clips.size()) : 0.0;
+  }
+  s.write_finished_cell(r);
+  s.write_group_metrics(gid,
+                        {{MetricScope::Target, "t", "accuracy", std::nullopt, acc, "", static_cast<int64_t>(clips.size()), 2},
+                         {MetricScope::Pooled, "", "accuracy", std::nullopt, acc, "", static_cast<int64_t>(clips.size()), 2}},
+                        {});
+}
+
+}  // namespace
+
+TEST_CASE("compare: the subject bootstrap resamples whole subjects, paired, with the distribution by hand") {
+  // Subject s1 has 1 clip, right for A and B; s2 has 3 clips, right for A, wrong for B. Accuracy of A - B on a
+  // resample of 2 subjects: {s1, s1} 0, {s2, s2} 1, {s1, s2} 0.75 (4 clips: A 4/4, B 1/4), with probabilities
+  // 1/4, 1/4, 1/2: mean 0.625, P(A - B <= 0) = 1/4, 2.5 % quantile 0, 97.5 % quantile 1. On the clips as stored
+  // A - B = 0.75. (Resampling clips instead of subjects would give other figures, e.g. P(0) = (1/4)^4 ...)
+  test::TempDir dir;
+  const std::string db = dir.file("boot.sqlite");
+  const std::vector<std::pair<std::string, bool>> a = {{"s1", true}, {"s2", true}, {"s2", true}, {"s2", true}};
+  const std::vector<std::pair<std::string, bool>> b = {{"s1", true}, {"s2", false}, {"s2", false}, {"s2", false}};
+  {
+    Store s = Store::open(db);
+    add_predicted_run(s, "a", 1, a);
+    add_predicted_run(s, "b", 1, b);
+    add_predicted_run(s, "same", 1, b);
+  }
+  Store s = Store::open(db, Store::Mode::ReadOnly);
+  compare::Options opt;
+  opt.metric = leaderboard::Metric::Accuracy;
+  opt.bootstrap = 8000;
+  const auto c = compare::compare(s, {"a", "b"}, std::nullopt, opt);
+  REQUIRE(c.size() == 1);
+  REQUIRE(c[0].bootstrap.has_value());
+  const compare::Bootstrap& bs = *c[0].bootstrap;
+  INFO(bs.reason);
+  REQUIRE(bs.reason.empty());
+  CHECK(bs.subjects == 2);
+  CHECK(bs.clips == 4);
+  CHECK(bs.observed == doctest::Approx(0.75).epsilon(1e-12));
+  CHECK(bs.mean == doctest::Approx(0.625).epsilon(0.02));           // sd of the mean ~0.004
+  CHECK(bs.share_not_positive == doctest::Approx(0.25).epsilon(0.06)); // sd ~0.005
+  CHECK(bs.ci_low == 0.0);
+  CHECK(bs.ci_high == 1.0);
+  // Deterministic given the seed; another seed gives other resamples.
+  const auto again = compare::compare(s, {"a", "b"}, std::nullopt, opt);
+  CHECK(again[0].bootstrap->mean == bs.mean);
+  opt.bootstrap_seed = 7;
+  CHECK(compare::compare(s, {"a", "b"}, std::nullopt, opt)[0].bootstrap->mean != bs.mean);
+  // The same predictions on both sides: every resample gives 0.
+  const auto same = compare::compare(s, {"same", "b"}, std::nullopt, opt);
+  CHECK(same[0].bootstrap->ci_low == 0.0);
+  CHECK(same[0].bootstrap->ci_high == 0.0);
+  CHECK(same[0].bootstrap->share_not_positive == 1.0);
+  CHECK(compare::to_json(c, opt).at("comparisons")[0].at("bootstrap").at("subjects") == 2);
 }

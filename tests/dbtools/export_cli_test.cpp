@@ -113,8 +113,14 @@ TEST_CASE("db compare, merge and export on the command line: results and exit co
 
   r = test::run_shell(merx + "db compare brl erm --db " + quoted(out));
   CHECK(r.code == 0);
-  CHECK(r.out.find("6 pairs (target, seed)") != std::string::npos);
+  CHECK(r.out.find("6 (target, seed) values") != std::string::npos);
+  CHECK(r.out.find("paired unit: seed") != std::string::npos);  // the default unit (issue 16)
+  r = test::run_shell(merx + "db compare brl erm --unit target_seed --db " + quoted(out));
+  CHECK(r.code == 0);
+  CHECK(r.out.find("paired unit: (target, seed), n = 6") != std::string::npos);
   CHECK(r.out.find("not independent samples") != std::string::npos);
+  r = test::run_shell(merx + "db compare brl erm --unit nonsense --db " + quoted(out));
+  CHECK(r.code == 2);
   r = test::run_shell(merx + "db compare brl erm --db " + quoted(out) + " --format json");
   CHECK(r.code == 0);
   CHECK(nlohmann::json::parse(r.out).at("comparisons").size() == 1);

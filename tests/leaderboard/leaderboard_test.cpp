@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "../store/store_test_util.h"
+#include "merx/stats/stats.h"
 #include "fixture.h"
 #include "merx/leaderboard/leaderboard.h"
 
@@ -141,18 +142,33 @@ TEST_CASE("leaderboard selects each method's sweep point per target by source-va
   check_estimate(brl.values[3], brl_mean);
   CHECK_FALSE(brl.few_seeds);
 
-  // Bold: per column the higher selected mean, nothing else.
+  // Bold: per column the higher selected mean, and only when a paired t-test over the seeds puts it above the
+  // other (p < 0.05; merx::stats::paired_t, checked against SciPy in tests/stats); otherwise unconfirmed.
   const std::vector<std::vector<double>> erm_cols = {seeds_uf1(kErm, 0, 0), seeds_uf1(kErm, 0, 1),
                                                      seeds_uf1(kErm, 0, 2), erm_mean};
   const std::vector<std::vector<double>> brl_cols = {seeds_uf1(kBrl, 1, 0), seeds_uf1(kBrl, 0, 1),
                                                      seeds_uf1(kBrl, 0, 2), brl_mean};
   for (size_t c = 0; c < 4; ++c) {
     CAPTURE(c);
-    CHECK(erm.values[c].best == (mean(erm_cols[c]) >= mean(brl_cols[c])));
-    CHECK(brl.values[c].best == (mean(brl_cols[c]) >= mean(erm_cols[c])));
+    REQUIRE(mean(erm_cols[c]) != mean(brl_cols[c]));
+    const bool erm_top = mean(erm_cols[c]) > mean(brl_cols[c]);
+    const auto p = erm_top ? merx::stats::paired_t(erm_cols[c], brl_cols[c]).p
+                           : merx::stats::paired_t(brl_cols[c], erm_cols[c]).p;
+    const bool significant = p && *p < 0.05;
+    const Row& top = erm_top ? erm : brl;
+    const Row& other = erm_top ? brl : erm;
+    CHECK(top.values[c].best == significant);
+    CHECK(top.values[c].best_unconfirmed == !significant);
+    CHECK_FALSE(other.values[c].best);
+    CHECK_FALSE(other.values[c].best_unconfirmed);
+    REQUIRE(top.values[c].best_p.has_value());
+    CHECK(*top.values[c].best_p == *p);
   }
   for (const Row& r : t.all_points)
-    for (const Estimate& e : r.values) CHECK_FALSE(e.best);
+    for (const Estimate& e : r.values) {
+      CHECK_FALSE(e.best);
+      CHECK_FALSE(e.best_unconfirmed);
+    }
 }
 
 TEST_CASE("leaderboard all-sweep-points table holds every point with its own mean and standard error") {
@@ -493,8 +509,9 @@ TEST_CASE("render gives the expected text for a tiny leaderboard in every format
       "\\begin{table}[t]\n"
       "  \\centering\n"
       "  \\caption{UF1 (mean $\\pm$ standard error over seeds; $n$ seeds), lodo over A\\_1, B. Sweep points "
-      "chosen per method and target by source-validation UF1. Best in bold. $^\\dagger$ fewer than 3 "
-      "seeds.}\n"
+      "chosen per method and target by source-validation UF1. Bold: highest mean, significantly above the "
+      "runner-up (paired $t$ over seeds, $p < 0.05$); $^\\ddagger$ highest mean, not significantly above the "
+      "runner-up. $^\\dagger$ fewer than 3 seeds.}\n"
       "  \\begin{tabular}{lccc}\n"
       "    \\toprule\n"
       "    Method & A\\_1 & Mean & $n$ \\\\\n"

@@ -20,8 +20,13 @@
 // values on the same targets. It is refused (UserError) when the two sides' groups differ in protocol or
 // dataset list, or one side spans several of them.
 // Tests: merx/stats/stats.h (paired t with its interval, Wilcoxon signed-rank; Holm over the comparisons
-// when there are several). The (target, seed) pairs are not independent samples (seeds share the data, and
-// targets share the method's training sources): p-values are descriptive, which render_text says.
+// when there are several). The paired unit (issue 16) is by default the SEED: per seed value, the mean of
+// the metric over the targets (the headline of lodo / hde), A and B; n = the seeds measured on every target
+// by both sides. Seeds are the replicates the experimenter controls; the (target, seed) pairs of the old unit
+// (Unit::TargetSeed, `--unit target_seed`) are not independent (targets share the training sources, seeds
+// share the data) and are labelled so. Beside the tests, a paired subject-clustered bootstrap over the
+// stored per-sample predictions (bootstrap.h below) says how much the difference depends on which test
+// subjects happen to be in the targets.
 #pragma once
 
 #include <cstdint>
@@ -43,10 +48,41 @@ struct Selector {
   static Selector parse(const std::string& text);
 };
 
+/// The paired unit of the tests.
+enum class Unit {
+  Seed,        // per seed value: the mean over the targets (default)
+  TargetSeed,  // per (target, seed value): more pairs, not independent (descriptive only)
+};
+
 struct Options {
   std::optional<std::string> experiment;  // only groups of experiments with this name
   leaderboard::Metric metric = leaderboard::Metric::UF1;
-  double confidence = 0.95;  // of the paired-t interval
+  double confidence = 0.95;  // of the paired-t interval and of the bootstrap's percentile interval
+  Unit unit = Unit::Seed;
+  int64_t bootstrap = 2000;     // subject-clustered bootstrap resamples; 0 = none
+  uint64_t bootstrap_seed = 0;  // the resampling generator's seed (results are deterministic given it)
+};
+
+/// One seed value measured on both sides: the metric's mean over the `targets` targets.
+struct SeedPair {
+  int64_t seed = 0;
+  double a = 0, b = 0;
+  std::size_t targets = 0;
+};
+
+/// The paired subject-clustered bootstrap of A - B on the same test clips: each resample draws, within every
+/// target dataset, as many test subjects as it has, with replacement (a subject brings all its clips), and
+/// recomputes the metric per target from the stored predictions of A and of B on those same clips; the
+/// difference is the mean over targets, averaged over the paired seeds. Percentile interval at
+/// Options::confidence; `share_not_positive` = share of resamples with A - B <= 0 (a one-sided bootstrap
+/// p-value for "A better"). Subjects = the part 'dataset/subject' of the sample keys.
+struct Bootstrap {
+  int64_t resamples = 0;
+  std::size_t subjects = 0, clips = 0;  // over all targets
+  std::size_t clips_left_out = 0;       // test clips some run did not predict (not resampled)
+  double observed = 0;                  // A - B on the clips as stored (no resampling)
+  double mean = 0, ci_low = 0, ci_high = 0, share_not_positive = 0;
+  std::string reason;                   // non-empty: not computed (e.g. no stored predictions)
 };
 
 /// One (target, seed value) unit measured on both sides.
@@ -61,9 +97,12 @@ struct Comparison {
   std::vector<std::string> a_methods, b_methods;  // method labels matched (leaderboard::MethodKey::label)
   std::string protocol;
   std::vector<std::string> datasets;
-  std::vector<Pair> pairs;             // sorted by target, then seed
+  std::vector<Pair> pairs;             // sorted by target, then seed (every unit measured on both sides)
+  Unit unit = Unit::Seed;              // of the tests below
+  std::vector<SeedPair> seed_pairs;    // Unit::Seed: the seeds measured on every target by both sides
+  std::optional<Bootstrap> bootstrap;  // Options::bootstrap > 0
   std::size_t only_a = 0, only_b = 0;  // units present on one side only (left out)
-  stats::PairedT t;
+  stats::PairedT t;           // over seed_pairs (Unit::Seed) or pairs (Unit::TargetSeed)
   stats::Wilcoxon wilcoxon;
   std::optional<double> t_p_holm, wilcoxon_p_holm;  // set when several comparisons were asked at once
   std::vector<std::string> notes;                   // which sweep points were selected, left-out units, ...

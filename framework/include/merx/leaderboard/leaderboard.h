@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,7 +77,15 @@ struct Estimate {
   std::optional<double> se;               // sample SD / sqrt(n); nullopt for n < 2
   int n = 0;                              // seeds with a defined value
   std::optional<double> ci_low, ci_high;  // bootstrap 95 % interval (Options::bootstrap > 0)
-  bool best = false;                      // best selected value of its column
+  /// Best selected value of its column AND significantly above the runner-up (the next lower mean): paired t
+  /// over the seeds both measured, p < 0.05 (issue 16: no bold "best" that chance could explain). A table with
+  /// one selected row marks it best.
+  bool best = false;
+  /// Highest mean of its column, but not significantly above the runner-up (p >= 0.05, fewer than 2 paired
+  /// seeds, or a tie): rendered without bold, with "‡".
+  bool best_unconfirmed = false;
+  std::optional<double> best_p;  // the paired t p-value against the runner-up (best or best_unconfirmed)
+  std::map<int64_t, double> by_seed;  // the defined value of each seed (what mean and se are over)
   /// Selected rows: the sweep point chosen for this column and its score (mean source-val UF1 over
   /// seeds). "mean" column of lodo/hde: empty point (several). All-points rows: the row's own point.
   std::optional<PointRef> point;
@@ -145,7 +154,8 @@ Format parse_format(const std::string& name);
 /// Renders every table: selected rows, references, then the "all sweep points" table. Values with 4
 /// decimals in table/md ("0.6123 ± 0.0123 (n=3) [low, high]") and latex; csv has one line per value with
 /// mean, se, n, interval unrounded (%.17g) in separate columns; rows
-/// with fewer than 3 seeds marked with "†", best values bold (md **x**, latex \textbf{x}, table *x*).
+/// with fewer than 3 seeds marked with "†", best values bold (md **x**, latex \textbf{x}, table *x*) when
+/// significantly above the runner-up, else marked "‡" (Estimate::best_unconfirmed).
 /// LaTeX: one booktabs `table` environment per leaderboard table (needs \usepackage{booktabs}).
 /// JSON: the structure above ({"tables": [...]}), numbers unrounded.
 std::string render(const Leaderboard& lb, Format format);
