@@ -168,8 +168,6 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   const std::string reg_purpose = "regularizer:" + config.regularizer.name;
   torch::manual_seed(derive_seed(config.cell_seed, reg_purpose));
   regularizer_ = registry.create<Regularizer>(config.regularizer.name, config.regularizer.params);
-  const PluginInfo* reg_info = registry.find(PluginKind::Regularizer, config.regularizer.name);
-  regularizer_v2_ = reg_info != nullptr && reg_info->api_version >= 2;
   const RegularizerRequirements req = regularizer_->requirements();
   if (static_cast<int64_t>(real_sources) < req.min_source_domains)  // the synthetic domain is no dataset
     throw UserError("regularizer `" + config.regularizer.name + "` needs at least " +
@@ -317,12 +315,6 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
     }
     for (size_t i = 0; i < names.size(); ++i)
       curves_.push_back({epoch, names[i], steps > 0 ? sums[i] / static_cast<double>(steps) : 0.0});
-    // Regularizer API >= 2: its diagnostics of this epoch (e.g. brl's ||W_d - W||) as curves "<name>/<key>".
-    if (regularizer_v2_) {
-      torch::NoGradGuard no_grad;
-      for (const auto& [name, value] : regularizer_->diagnostics())
-        curves_.push_back({epoch, config_.regularizer.name + "/" + name, value});
-    }
     epochs_done_ = epoch + 1;
     if (after_epoch) after_epoch(epoch);
     if (config_.on_epoch) config_.on_epoch(epoch, until);

@@ -72,7 +72,6 @@ class Trainer {
   std::vector<std::string> sources_;  // source datasets of this run, sorted by name
   Model model_;
   std::shared_ptr<Regularizer> regularizer_;
-  bool regularizer_v2_ = false;  // built with regularizer API >= 2: diagnostics() after each epoch
   std::shared_ptr<Augmenter> augmenter_;
   torch::Tensor x_, y_;          // training tensors on the device (augmented ones appended)
   std::vector<int64_t> domain_;  // per training sample, index into sources_

@@ -14,12 +14,6 @@
 //   L = L_cls + α L_dom + λ_js L_js + λ_w L_w + β L_ent        (sg = stop-gradient, i.e. detach)
 // The generalized Jensen–Shannon divergence L_js is 0 iff all dataset heads agree, and ≤ log D. A weight of 0
 // switches its term off (then it is still computed, without a graph, and logged).
-//
-// Checks (issue 16): diagnostics() reports ||W_d − W||_F (weight and bias) per source after each epoch, so the
-// effect of λ_w is visible as a curve; `domains: permuted` is the null control: every step the batch's rows
-// are shuffled across the sub-batches (sizes kept) before L_dom, so each dataset head is fitted on a random
-// mix of sources and the domain label carries no information — whatever BRL gains over that control is due
-// to knowing which dataset a clip comes from. L_js, L_w and L_ent do not use the assignment and are unchanged.
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -46,8 +40,7 @@ class Brl final : public merx::Regularizer {
         lambda_js_(p.real("lambda_js")),
         lambda_w_(p.real("lambda_w")),
         beta_(p.real("beta")),
-        tau_(p.real("tau")),
-        permuted_(p.string("domains") == "permuted") {}
+        tau_(p.real("tau")) {}
 
   merx::RegularizerRequirements requirements() const override {
     merx::RegularizerRequirements r;
@@ -72,8 +65,6 @@ class Brl final : public merx::Regularizer {
       throw std::invalid_argument("brl: feature_dim and n_classes must be positive");
     if (!heads_.empty()) throw std::logic_error("brl: setup() called twice");
     at::Generator gen = merx::regularizers::seeded_generator(s.seed);
-    permute_gen_ = merx::regularizers::seeded_generator(s.seed ^ 0x7065726d75746564ULL);  // "permuted"
-    sources_ = s.source_domains;
     for (size_t d = 0; d < s.source_domains.size(); ++d) {
       // Named by position (dataset names may hold characters a module name cannot).
       torch::nn::Linear head =
@@ -88,7 +79,6 @@ class Brl final : public merx::Regularizer {
     check_step(in, heads_.size(), "brl");
     if (in.head.is_empty()) throw std::invalid_argument("brl: the step has no shared head");
     const int64_t D = static_cast<int64_t>(heads_.size());
-    head_ = in.head;  // for diagnostics()
 
     std::vector<torch::Tensor> zs, ss;
     for (const auto& db : in.domains) {
@@ -116,28 +106,10 @@ class Brl final : public merx::Regularizer {
 
     const torch::Tensor l_cls = merx::regularizers::erm_loss(in);
 
-    // `domains: permuted`: the rows of the batch shuffled across the sub-batches (sizes kept), drawn every step
-    // whatever alpha is, so the generator's sequence does not depend on the other weights.
-    torch::Tensor z_dom = z.detach(), y_dom;
-    {
-      std::vector<torch::Tensor> ys;
-      for (const auto& db : in.domains) ys.push_back(db.labels);
-      y_dom = torch::cat(ys);
-    }
-    if (permuted_) {
-      const torch::Tensor perm = torch::randperm(B, permute_gen_, torch::kLong).to(z.device());
-      z_dom = z_dom.index_select(0, perm);
-      y_dom = y_dom.index_select(0, perm);
-    }
     const torch::Tensor l_dom = compute(alpha_, [&] {
       std::vector<torch::Tensor> per_domain;
-      int64_t lo = 0;
-      for (const auto& db : in.domains) {
-        const int64_t n = db.features.size(0);
-        per_domain.push_back(
-            F::cross_entropy(heads_[db.domain]->forward(z_dom.narrow(0, lo, n)), y_dom.narrow(0, lo, n)));
-        lo += n;
-      }
+      for (const auto& db : in.domains)
+        per_domain.push_back(F::cross_entropy(heads_[db.domain]->forward(db.features.detach()), db.labels));
       return torch::stack(per_domain).mean();
     });
 
@@ -177,24 +149,6 @@ class Brl final : public merx::Regularizer {
              {"ent", l_ent.detach()}}};
   }
 
-  /// ||W_d − W||_F over weight and bias, per source ("w_dist/<source>") and their mean ("w_dist"), with W
-  /// the shared head of the last step; nothing before the first step.
-  std::vector<std::pair<std::string, double>> diagnostics() override {
-    if (head_.is_empty()) return {};
-    torch::NoGradGuard no_grad;
-    std::vector<std::pair<std::string, double>> out;
-    double sum = 0;
-    for (size_t d = 0; d < heads_.size(); ++d) {
-      torch::Tensor sq = (heads_[d]->weight - head_->weight).pow(2).sum();
-      if (head_->bias.defined()) sq = sq + (heads_[d]->bias - head_->bias).pow(2).sum();
-      const double v = std::sqrt(sq.item<double>());
-      out.emplace_back("w_dist/" + sources_[d], v);
-      sum += v;
-    }
-    out.emplace_back("w_dist", sum / static_cast<double>(heads_.size()));
-    return out;
-  }
-
   std::vector<merx::ParamGroupSpec> param_groups() override {
     merx::ParamGroupSpec g;
     g.name = "brl.heads";
@@ -207,11 +161,7 @@ class Brl final : public merx::Regularizer {
 
  private:
   double alpha_, lambda_js_, lambda_w_, beta_, tau_;
-  bool permuted_;
   std::vector<torch::nn::Linear> heads_;  // W_d, in RegularizerSetup::source_domains order
-  std::vector<std::string> sources_;
-  torch::nn::Linear head_{nullptr};  // the shared head W of the last step
-  at::Generator permute_gen_;
 };
 
 }  // namespace
@@ -241,8 +191,4 @@ MERX_PLUGIN(
                   "and W); 0 = off"),
     merx::ParamDecl::real("tau", 1.0)
         .range(0.01, 100)
-        .doc_line("temperature of the dataset heads' softmax inside L_js"),
-    merx::ParamDecl::string("domains", "true")
-        .one_of({"true", "permuted"})
-        .doc_line("true: dataset head d is fitted on source d's sub-batch; permuted (null control): the "
-                  "batch's rows are shuffled across the sub-batches every step before L_dom"))
+        .doc_line("temperature of the dataset heads' softmax inside L_js"))
