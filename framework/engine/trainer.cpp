@@ -180,6 +180,8 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
                                        config.training.sampler, derive_seed(config.cell_seed, reg_purpose),
                                        device});
   regularizer_->to(device);
+  const PluginInfo* reg_info = registry.find(PluginKind::Regularizer, config.regularizer.name);
+  reg_v2_ = reg_info != nullptr && reg_info->api_version >= 2;  // diagnostics() exists (merx/regularizer.h)
   draws.unlock();
 
   std::vector<SamplerItem> items(labels_.size());
@@ -315,6 +317,11 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
     }
     for (size_t i = 0; i < names.size(); ++i)
       curves_.push_back({epoch, names[i], steps > 0 ? sums[i] / static_cast<double>(steps) : 0.0});
+    if (reg_v2_) {  // API >= 2: the regularizer's own figures of this epoch, e.g. BRL's ||W_d - W||
+      torch::NoGradGuard no_grad;
+      for (const auto& [name, value] : regularizer_->diagnostics())
+        curves_.push_back({epoch, config_.regularizer.name + "/" + name, value});
+    }
     epochs_done_ = epoch + 1;
     if (after_epoch) after_epoch(epoch);
     if (config_.on_epoch) config_.on_epoch(epoch, until);

@@ -51,7 +51,8 @@ class Trainer {
   Model& model() { return model_; }
   int64_t epochs_done() const { return epochs_done_; }
   int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
-  /// Per epoch: "loss" (mean total objective over the epoch's steps) and "loss/<component>".
+  /// Per epoch: "loss" (mean total objective over the epoch's steps), "loss/<component>" and, for a
+  /// regularizer with API >= 2, "<regularizer>/<name>" of each diagnostics() value after the epoch.
   const std::vector<CurvePoint>& curves() const { return curves_; }
   double fit_seconds() const { return fit_seconds_; }
   double train_seconds() const { return train_seconds_; }
@@ -84,6 +85,7 @@ class Trainer {
   int64_t epochs_done_ = 0, step_ = 0, total_steps_ = 0;
   double fit_seconds_ = 0, train_seconds_ = 0;
   size_t extended_ = 0;
+  bool reg_v2_ = false;  // the regularizer plugin has API >= 2 (diagnostics() after each epoch)
   std::vector<std::pair<std::string, nlohmann::json>> augmenter_artifacts_;
 };
 

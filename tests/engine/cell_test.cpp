@@ -419,3 +419,27 @@ TEST_CASE("gradient clipping bounds every update, and initialisation comes from 
   for (size_t i = 0; i < w0.size(); ++i) moved = std::max(moved, (w0[i] - w2[i]).abs().max().item<double>());
   CHECK(moved > 1e-3);
 }
+
+TEST_CASE("a regularizer's diagnostics() are stored as curves <plugin>/<name> after every epoch") {
+  OneThread t;
+  Synthetic s = make_data();
+  CellConfig c = config("linear", "last", 3);
+  c.regularizer = {"brl",
+                   {{"alpha", 1.0}, {"lambda_js", 1.0}, {"lambda_w", 1e-3}, {"beta", 0.1}, {"tau", 1.0},
+                    {"domains", "true"}}};
+  CellOutcome o = run_cell(c, registry(), s.data);
+  INFO(o.result.error);
+  REQUIRE(o.result.status == CellStatus::Done);
+  const auto mean = curve(o.result, "brl/w_dist/mean");
+  REQUIRE(mean.size() == 3);
+  for (size_t e = 0; e < 3; ++e) {
+    // brl's ||W_d - W||_F per source (sources named alpha, beta, gamma) and their mean.
+    const double a = curve(o.result, "brl/w_dist/alpha").at(e), b = curve(o.result, "brl/w_dist/beta").at(e),
+                 g = curve(o.result, "brl/w_dist/gamma").at(e);
+    CHECK(a > 0);
+    CHECK(mean[e] == doctest::Approx((a + b + g) / 3).epsilon(1e-12));
+  }
+  // ERM reports none.
+  CellOutcome n = run_cell(config("linear", "last", 1), registry(), s.data);
+  for (const auto& p : n.result.curves) CHECK(p.name.rfind("none/", 0) == std::string::npos);
+}

@@ -13,6 +13,7 @@
 #include <torch/autograd.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -213,7 +214,7 @@ double entropy(const std::vector<double>& p) {
 }  // namespace
 
 TEST_CASE("every regularizer plugin is accepted by the host with its declared parameters") {
-  for (const std::string name : {"none", "brl", "coral", "mmd", "dann", "irm", "vrex", "groupdro"}) {
+  for (const std::string name : {"none", "brl", "coral", "mmd", "dann", "irm", "vrex", "groupdro", "confidence"}) {
     INFO(name);
     const merx::PluginInfo* info = registry().find(merx::PluginKind::Regularizer, name);
     REQUIRE(info != nullptr);
@@ -625,7 +626,7 @@ TEST_CASE("dann reverses the discriminator's gradient into the features and trai
 }
 
 TEST_CASE("regularizers reject a domain id outside their setup") {
-  for (const std::string name : {"brl", "coral", "mmd", "dann", "irm", "vrex", "groupdro"}) {
+  for (const std::string name : {"brl", "coral", "mmd", "dann", "irm", "vrex", "groupdro", "confidence"}) {
     INFO(name);
     auto r = ready(name, json::object(), 2, 3, 3);
     Batch bt = random_batch(2, 3, 3, 3, 1);
@@ -633,4 +634,189 @@ TEST_CASE("regularizers reject a domain id outside their setup") {
     in.domains[1].domain = 2;
     CHECK_THROWS_AS(r->objective(in), std::invalid_argument);
   }
+}
+
+// ---- BRL checks (issue 16): its diagnostics, the two controls, and that every weight does something ----
+
+TEST_CASE("brl diagnostics report ||W_d - W||_F per source and their mean, after the first step") {
+  // The weight KL test's heads: ||W_0 - W||^2 = 6 (bias included), ||W_1 - W||^2 = 0.5.
+  auto r = ready("brl", json::object(), 2, 2, 2);
+  CHECK(r->diagnostics().empty());  // no shared head seen yet
+  Batch bt = random_batch(2, 3, 2, 2, 5);
+  assign(bt.head->weight, {1, 2, 3, 4});
+  assign(bt.head->bias, {0.5, -0.5});
+  assign(param(*r, "head0.weight"), {2, 2, 3, 6});
+  assign(param(*r, "head0.bias"), {0.5, 0.5});
+  assign(param(*r, "head1.weight"), {1.5, 2.5, 3, 4});
+  assign(param(*r, "head1.bias"), {0.5, -0.5});
+  r->objective(bt.input());
+  const auto d = r->diagnostics();
+  REQUIRE(d.size() == 3);
+  CHECK(d[0].first == "w_dist/ds0");
+  CHECK(d[0].second == doctest::Approx(std::sqrt(6.0)).epsilon(1e-14));
+  CHECK(d[1].first == "w_dist/ds1");
+  CHECK(d[1].second == doctest::Approx(std::sqrt(0.5)).epsilon(1e-14));
+  CHECK(d[2].first == "w_dist/mean");
+  CHECK(d[2].second == doctest::Approx((std::sqrt(6.0) + std::sqrt(0.5)) / 2).epsilon(1e-14));
+  // The shared head is read when asked, not copied at the step: a later change of W shows.
+  assign(bt.head->weight, {2, 2, 3, 6});
+  assign(bt.head->bias, {0.5, 0.5});
+  CHECK(r->diagnostics()[0].second == doctest::Approx(0.0));
+}
+
+TEST_CASE("confidence is ERM plus beta times minus the mean entropy, the same objective as brl's L_ent") {
+  // Identity head, logits = features. Domain 0: (1, 0) label 0, (0, 0) label 1; domain 1: (ln 3, 0) label 1.
+  // softmax: (e, 1)/(e + 1), (1/2, 1/2), (3/4, 1/4).
+  const Batch bt = given_batch({{{1, 0}, {0, 0}}, {{std::log(3.0), 0}}}, {{0, 1}, {1}});
+  const double e = std::exp(1.0);
+  const double ce0 = (-std::log(e / (e + 1)) - std::log(0.5)) / 2, ce1 = -std::log(0.25);
+  const double erm = (ce0 + ce1) / 2;
+  const double ent = -(entropy({e / (e + 1), 1 / (e + 1)}) + entropy({0.5, 0.5}) + entropy({0.75, 0.25})) / 3;
+  auto c = ready("confidence", {{"beta", 0.5}}, 2, 2, 2);
+  const merx::Objective o = c->objective(bt.input());
+  CHECK(part(o, "erm") == doctest::Approx(erm).epsilon(1e-14));
+  CHECK(part(o, "ent") == doctest::Approx(ent).epsilon(1e-14));
+  CHECK(o.total.item<double>() == doctest::Approx(erm + 0.5 * ent).epsilon(1e-14));
+  CHECK(ready("confidence", {{"beta", 0}}, 2, 2, 2)->objective(bt.input()).total.item<double>() ==
+        doctest::Approx(erm).epsilon(1e-14));
+  // brl with only beta on: the same value and the same gradients on features and shared head.
+  auto b = ready("brl", {{"alpha", 0}, {"lambda_js", 0}, {"lambda_w", 0}, {"beta", 0.5}}, 2, 2, 2);
+  const Batch rb = random_batch(2, 3, 2, 2, 41);
+  const Tensor tc = c->objective(rb.input()).total, tb = b->objective(rb.input()).total;
+  CHECK(tc.item<double>() == doctest::Approx(tb.item<double>()).epsilon(1e-14));
+  const std::vector<Tensor> leaves = {rb.z[0], rb.z[1], rb.head->weight, rb.head->bias};
+  const auto gc = grads(tc, leaves), gb = grads(tb, leaves);
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    CHECK(max_abs(gc[i]) > 1e-4);
+    CHECK(max_abs(gc[i] - gb[i]) < 1e-14);
+  }
+  CHECK(c->param_groups().empty());
+  CHECK(c->requirements().min_source_domains == 1);
+}
+
+TEST_CASE("brl with permuted domains fits each head on a random same-size share of the batch") {
+  // One sample per domain: each step either keeps (head0 <- sample 0, head1 <- sample 1) or swaps them.
+  const Batch bt = random_batch(2, 1, 2, 2, 43);
+  auto truth = ready("brl", json::object(), 2, 2, 2);
+  auto perm = ready("brl", {{"domains", "permuted"}}, 2, 2, 2);
+  auto again = ready("brl", {{"domains", "permuted"}}, 2, 2, 2);
+  CHECK(torch::equal(param(*truth, "head1.weight"), param(*perm, "head1.weight")));  // same initial heads
+  auto ce = [&](merx::Regularizer& r, int head, int sample) {
+    const Tensor w = param(r, "head" + std::to_string(head) + ".weight");
+    const Tensor b = param(r, "head" + std::to_string(head) + ".bias");
+    const Tensor z = bt.z[sample].detach();
+    return F::cross_entropy(torch::addmm(b, z, w.t()), bt.y[sample]).item<double>();
+  };
+  const double kept = (ce(*perm, 0, 0) + ce(*perm, 1, 1)) / 2, swapped = (ce(*perm, 0, 1) + ce(*perm, 1, 0)) / 2;
+  REQUIRE(std::abs(kept - swapped) > 1e-3);
+  const merx::Objective t = truth->objective(bt.input());
+  CHECK(part(t, "dom") == doctest::Approx(kept).epsilon(1e-14));
+  int n_kept = 0, n_swapped = 0;
+  for (int step = 0; step < 40; ++step) {
+    const merx::Objective p = perm->objective(bt.input());
+    const double dom = part(p, "dom");
+    CHECK(dom == part(again->objective(bt.input()), "dom"));  // seeded: the same sequence
+    if (std::abs(dom - kept) < 1e-12) ++n_kept;
+    if (std::abs(dom - swapped) < 1e-12) ++n_swapped;
+    // Only L_dom uses the domain ids.
+    for (const std::string n : {"cls", "js", "w", "ent"}) CHECK(part(p, n) == part(t, n));
+  }
+  CHECK(n_kept + n_swapped == 40);
+  CHECK(n_kept > 0);  // each has probability 2^-40 of never happening
+  CHECK(n_swapped > 0);
+}
+
+namespace {
+
+// A fixed problem trained as the engine does: linear backbone theta [F, Fin], shared head, the regularizer's
+// heads, Adam (lr 1e-2) on one domain-balanced batch for `steps` steps. Returns every trained tensor
+// (theta, W, b, then the regularizer's parameters) and the last diagnostics.
+struct Trained {
+  std::vector<Tensor> params;
+  std::vector<std::pair<std::string, double>> diagnostics;
+};
+
+Trained train_fixed(const std::string& name, const json& given, int steps) {
+  const int64_t D = 3, b = 6, Fin = 5, Fd = 4, K = 3;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(97);
+  torch::nn::Linear theta(Fin, Fd);
+  theta->to(torch::kDouble);
+  Batch bt;
+  bt.head = torch::nn::Linear(Fd, K);
+  bt.head->to(torch::kDouble);
+  std::vector<Tensor> x;
+  {
+    torch::NoGradGuard no_grad;
+    theta->weight.copy_(torch::randn({Fd, Fin}, gen, kF64) * 0.5);
+    theta->bias.zero_();
+    bt.head->weight.copy_(torch::randn({K, Fd}, gen, kF64) * 0.5);
+    bt.head->bias.zero_();
+  }
+  for (int64_t d = 0; d < D; ++d) {
+    // Each domain its own input shift and a class rule that differs a little: the heads have something to fit.
+    const Tensor y = torch::randint(K, {b}, gen, kI64);
+    const Tensor xd = torch::randn({b, Fin}, gen, kF64) + 0.5 * static_cast<double>(d) +
+                      torch::one_hot((y + d) % K, Fin).to(torch::kDouble) * 1.5;
+    x.push_back(xd);
+    bt.y.push_back(y);
+  }
+  auto r = ready(name, given, D, Fd, K);
+  std::vector<Tensor> params = {theta->weight, theta->bias, bt.head->weight, bt.head->bias};
+  for (auto& g : r->param_groups()) params.insert(params.end(), g.parameters.begin(), g.parameters.end());
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-2));
+  for (int s = 0; s < steps; ++s) {
+    bt.z.clear();
+    for (const auto& xd : x) bt.z.push_back(theta->forward(xd));
+    bt.step = s;
+    const Tensor total = r->objective(bt.input()).total;
+    opt.zero_grad();
+    total.backward();
+    opt.step();
+  }
+  Trained out;
+  for (const auto& p : params) out.params.push_back(p.detach().clone());
+  out.diagnostics = r->diagnostics();
+  return out;
+}
+
+double max_diff(const Trained& a, const Trained& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.params.size(); ++i) m = std::max(m, max_abs(a.params[i] - b.params[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("every brl weight changes the trained weights after a few steps on a fixed batch") {
+  const Trained base = train_fixed("brl", json::object(), 5);
+  REQUIRE(base.params.size() == 4 + 6);
+  // Each weight switched off, and lambda_w at its default 1e-3 against 0: not bit-identical.
+  for (const std::string k : {"alpha", "lambda_js", "lambda_w", "beta"}) {
+    INFO(k);
+    const Trained off = train_fixed("brl", {{k, 0.0}}, 5);
+    CHECK(max_diff(base, off) > 1e-7);
+  }
+  // tau acts through L_js.
+  CHECK(max_diff(base, train_fixed("brl", {{"tau", 2.0}}, 5)) > 1e-7);
+  // The null control trains differently, and confidence is not ERM.
+  CHECK(max_diff(base, train_fixed("brl", {{"domains", "permuted"}}, 5)) > 1e-7);
+  const Trained erm = train_fixed("none", json::object(), 5);
+  const Trained conf = train_fixed("confidence", json::object(), 5);
+  double d = 0;
+  for (size_t i = 0; i < 4; ++i) d = std::max(d, max_abs(erm.params[i] - conf.params[i]));
+  CHECK(d > 1e-7);
+}
+
+TEST_CASE("brl's ||W_d - W|| after training decreases monotonically with lambda_w") {
+  std::vector<double> dist;
+  for (const double lw : {0.0, 1e-3, 1e-1, 1.0, 10.0}) {
+    const Trained t = train_fixed("brl", {{"lambda_w", lw}}, 30);
+    REQUIRE(t.diagnostics.size() == 4);
+    REQUIRE(t.diagnostics.back().first == "w_dist/mean");
+    dist.push_back(t.diagnostics.back().second);
+  }
+  INFO("mean ||W_d - W|| for lambda_w 0, 1e-3, 0.1, 1, 10: " << dist[0] << " " << dist[1] << " " << dist[2]
+                                                            << " " << dist[3] << " " << dist[4]);
+  for (size_t i = 1; i < dist.size(); ++i) CHECK(dist[i] < dist[i - 1]);
+  CHECK(dist[4] < 0.5 * dist[0]);  // the strongest pull does more than nudge
 }

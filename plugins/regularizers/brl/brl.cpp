@@ -14,6 +14,12 @@
 //   L = L_cls + α L_dom + λ_js L_js + λ_w L_w + β L_ent        (sg = stop-gradient, i.e. detach)
 // The generalized Jensen–Shannon divergence L_js is 0 iff all dataset heads agree, and ≤ log D. A weight of 0
 // switches its term off (then it is still computed, without a graph, and logged).
+//
+// Checks (issue 16): diagnostics() reports ||W_d − W||_F (weights and biases) per source and their mean after
+// each epoch (curves "brl/w_dist/<source>", "brl/w_dist/mean"). `domains: permuted` is the null control: each
+// step the samples' domain ids are shuffled within the batch by a seeded permutation, keeping every
+// sub-batch's size, so W_d is fitted on a random subset of the pooled batch instead of dataset d. Only L_dom
+// uses domain ids; L_cls (the engine's per-domain losses), L_js, L_w and L_ent are unchanged.
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -40,7 +46,8 @@ class Brl final : public merx::Regularizer {
         lambda_js_(p.real("lambda_js")),
         lambda_w_(p.real("lambda_w")),
         beta_(p.real("beta")),
-        tau_(p.real("tau")) {}
+        tau_(p.real("tau")),
+        permuted_(p.string("domains") == "permuted") {}
 
   merx::RegularizerRequirements requirements() const override {
     merx::RegularizerRequirements r;
@@ -65,6 +72,9 @@ class Brl final : public merx::Regularizer {
       throw std::invalid_argument("brl: feature_dim and n_classes must be positive");
     if (!heads_.empty()) throw std::logic_error("brl: setup() called twice");
     at::Generator gen = merx::regularizers::seeded_generator(s.seed);
+    // Its own stream for the permutations (the heads' initialisation does not depend on `domains`).
+    perm_gen_ = merx::regularizers::seeded_generator(s.seed ^ 0x9e3779b97f4a7c15ULL);
+    names_ = s.source_domains;
     for (size_t d = 0; d < s.source_domains.size(); ++d) {
       // Named by position (dataset names may hold characters a module name cannot).
       torch::nn::Linear head =
@@ -79,11 +89,13 @@ class Brl final : public merx::Regularizer {
     check_step(in, heads_.size(), "brl");
     if (in.head.is_empty()) throw std::invalid_argument("brl: the step has no shared head");
     const int64_t D = static_cast<int64_t>(heads_.size());
+    head_ = in.head;  // read by diagnostics() after the epoch
 
-    std::vector<torch::Tensor> zs, ss;
+    std::vector<torch::Tensor> zs, ss, ys;
     for (const auto& db : in.domains) {
       zs.push_back(db.features);
       ss.push_back(db.logits);
+      ys.push_back(db.labels);
     }
     const torch::Tensor z = torch::cat(zs);  // [B, F]
     const torch::Tensor s = torch::cat(ss);  // [B, K]
@@ -106,10 +118,21 @@ class Brl final : public merx::Regularizer {
 
     const torch::Tensor l_cls = merx::regularizers::erm_loss(in);
 
+    // `domains: permuted`: the rows of the batch in a random order, cut into the same sub-batch sizes.
+    torch::Tensor zp = z.detach(), yp = torch::cat(ys);
+    if (permuted_) {
+      const torch::Tensor perm = torch::randperm(B, perm_gen_, torch::kLong).to(z.device());
+      zp = zp.index_select(0, perm);
+      yp = yp.index_select(0, perm);
+    }
     const torch::Tensor l_dom = compute(alpha_, [&] {
       std::vector<torch::Tensor> per_domain;
-      for (const auto& db : in.domains)
-        per_domain.push_back(F::cross_entropy(heads_[db.domain]->forward(db.features.detach()), db.labels));
+      int64_t lo = 0;
+      for (const auto& db : in.domains) {
+        const int64_t n = db.features.size(0);
+        per_domain.push_back(F::cross_entropy(heads_[db.domain]->forward(zp.narrow(0, lo, n)), yp.narrow(0, lo, n)));
+        lo += n;
+      }
       return torch::stack(per_domain).mean();
     });
 
@@ -159,9 +182,31 @@ class Brl final : public merx::Regularizer {
     return {g};
   }
 
+  /// ||W_d − W||_F per source ("w_dist/<source>", weights and biases together, as in L_w) and their mean
+  /// ("w_dist/mean"), against the shared head of the last step; nothing before the first step.
+  std::vector<std::pair<std::string, double>> diagnostics() override {
+    std::vector<std::pair<std::string, double>> out;
+    if (head_.is_empty()) return out;
+    torch::NoGradGuard no_grad;
+    double sum = 0;
+    for (size_t d = 0; d < heads_.size(); ++d) {
+      torch::Tensor sq = (heads_[d]->weight - head_->weight).pow(2).sum();
+      if (head_->bias.defined()) sq = sq + (heads_[d]->bias - head_->bias).pow(2).sum();
+      const double dist = std::sqrt(sq.item<double>());
+      sum += dist;
+      out.emplace_back("w_dist/" + names_[d], dist);
+    }
+    out.emplace_back("w_dist/mean", sum / static_cast<double>(heads_.size()));
+    return out;
+  }
+
  private:
   double alpha_, lambda_js_, lambda_w_, beta_, tau_;
+  bool permuted_;
   std::vector<torch::nn::Linear> heads_;  // W_d, in RegularizerSetup::source_domains order
+  std::vector<std::string> names_;        // RegularizerSetup::source_domains
+  torch::nn::Linear head_{nullptr};       // the shared head W of the last step
+  at::Generator perm_gen_;                // `domains: permuted` only
 };
 
 }  // namespace
@@ -191,4 +236,8 @@ MERX_PLUGIN(
                   "and W); 0 = off"),
     merx::ParamDecl::real("tau", 1.0)
         .range(0.01, 100)
-        .doc_line("temperature of the dataset heads' softmax inside L_js"))
+        .doc_line("temperature of the dataset heads' softmax inside L_js"),
+    merx::ParamDecl::string("domains", "true")
+        .one_of({"true", "permuted"})
+        .doc_line("\"permuted\" (null control): each step the samples' domain ids are shuffled within the "
+                  "batch, keeping sub-batch sizes, so each W_d fits a random subset instead of its dataset"))
