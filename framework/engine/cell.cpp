@@ -111,6 +111,19 @@ struct BestEpoch {
   }
 };
 
+// Steps mode: the optimiser steps between evaluation points, the same for every method on this fold —
+// eval_every, or the sampler's steps for one pass over all of the cell's real training clips.
+int64_t eval_period(const TrainingSettings& t, const CellData& data) {
+  if (t.steps <= 0) return 0;
+  if (t.eval_every > 0) return std::min(t.eval_every, t.steps);
+  std::vector<SamplerItem> items(data.train.size());
+  for (size_t i = 0; i < items.size(); ++i) items[i] = {data.train.domain[i], data.train.y[i]};
+  const BatchSampler pass(t.sampler, t.batch, std::move(items),
+                          static_cast<int64_t>(data.source_domains.size()),
+                          static_cast<int64_t>(data.classes.size()), 0);
+  return std::min(pass.steps_per_epoch(), t.steps);
+}
+
 }  // namespace
 
 CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, const CellData& data) {
@@ -128,16 +141,26 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
       {"sampler", t.sampler},           {"batch", t.batch},       {"epochs", t.epochs}, {"train_clips", n},
       {"test_clips", data.test.size()}, {"classes", data.classes}};
   std::vector<CurvePoint> selection_curves;
+  int64_t period = 0;
+  int64_t epochs = t.epochs;  // evaluation points: epochs, or with `steps` ceil(steps / period)
   try {
     if (n == 0) throw UserError("the fold has no training clips");
     if (data.test.size() == 0) throw UserError("the fold has no test clips");
+    if (t.steps > 0) {
+      period = eval_period(t, data);
+      epochs = (t.steps + period - 1) / period;
+      info.erase("epochs");  // the default would mislead: this cell trains by steps
+      info["steps"] = t.steps;
+      info["eval_every"] = period;
+      info["eval_points"] = epochs;
+    }
     std::vector<size_t> all(n);
     std::iota(all.begin(), all.end(), size_t(0));
 
     if (t.selection == "last") {
-      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, all));
-      runs.back()->train(t.epochs, {});
-      r.chosen_epoch = t.epochs - 1;
+      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, all, period));
+      runs.back()->train(epochs, {});
+      r.chosen_epoch = epochs - 1;
     } else if (t.selection == "source_val" || t.selection == "oracle") {
       std::vector<size_t> fit = all, val;
       if (t.selection == "source_val") {
@@ -160,11 +183,11 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
           if (!held[i]) fit.push_back(i);
         info["validation_clips"] = val.size();
       }
-      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, fit));
+      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, fit, period));
       detail::Trainer& run = *runs.back();
       BestEpoch best;
       const std::string curve = t.selection == "source_val" ? "source_val_uf1" : "oracle_test_uf1";
-      run.train(t.epochs, [&](int64_t e) {
+      run.train(epochs, [&](int64_t e) {
         const std::optional<double> v = t.selection == "source_val"
                                             ? held_out_uf1(run, config, data, val)
                                             : metrics::uf1(evaluate(run.model(), data.test, data.classes,
@@ -176,8 +199,9 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
       if (best.epoch) {
         detail::restore(run.model(), best.state);
         r.chosen_epoch = best.epoch;
+        if (period > 0) info["chosen_step"] = std::min(t.steps, (*best.epoch + 1) * period);
       } else {
-        r.chosen_epoch = t.epochs - 1;  // no epoch had a defined score: the last one is reported
+        r.chosen_epoch = epochs - 1;  // no epoch had a defined score: the last one is reported
         info["selection_note"] = "no epoch had a defined " + curve + "; the last epoch is reported";
       }
     } else if (t.selection == "loo_source") {
@@ -188,8 +212,8 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
       if (by_source.size() < 3)
         throw UserError("selection loo_source needs at least 3 source datasets; this fold trains on " +
                         std::to_string(by_source.size()));
-      std::vector<double> sum(static_cast<size_t>(t.epochs), 0.0);
-      std::vector<int64_t> count(static_cast<size_t>(t.epochs), 0);
+      std::vector<double> sum(static_cast<size_t>(epochs), 0.0);
+      std::vector<int64_t> count(static_cast<size_t>(epochs), 0);
       nlohmann::json held = nlohmann::json::array();
       for (const auto& [d, positions] : by_source) {
         const std::string name = data.source_domains.at(static_cast<size_t>(d));
@@ -197,8 +221,8 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
         std::vector<size_t> rest;
         for (size_t i = 0; i < n; ++i)
           if (data.train.domain[i] != d) rest.push_back(i);
-        detail::Trainer run(config, registry, data, rest);
-        run.train(t.epochs, [&](int64_t e) {
+        detail::Trainer run(config, registry, data, rest, period);
+        run.train(epochs, [&](int64_t e) {
           const auto v = held_out_uf1(run, config, data, positions);
           selection_curves.push_back({e, "loo_source_uf1/" + name, or_nan(v)});
           if (v) {
@@ -209,9 +233,9 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
         info["loo_source_fit_seconds"] = info.value("loo_source_fit_seconds", 0.0) + run.fit_seconds();
         info["loo_source_train_seconds"] = info.value("loo_source_train_seconds", 0.0) + run.train_seconds();
       }
-      int64_t chosen = t.epochs - 1;
+      int64_t chosen = epochs - 1;
       double best = -std::numeric_limits<double>::infinity();
-      for (int64_t e = 0; e < t.epochs; ++e) {
+      for (int64_t e = 0; e < epochs; ++e) {
         const size_t i = static_cast<size_t>(e);
         const double mean =
             count[i] ? sum[i] / static_cast<double>(count[i]) : std::numeric_limits<double>::quiet_NaN();
@@ -222,7 +246,7 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
         }
       }
       r.validation_split = {{"method", "loo_source"}, {"sources", held}};
-      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, all));
+      runs.push_back(std::make_unique<detail::Trainer>(config, registry, data, all, period));
       runs.back()->train(chosen + 1, {});
       r.chosen_epoch = chosen;
     } else {
@@ -233,6 +257,7 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
     out.model = reported.model();
     info["steps_per_epoch"] = reported.steps_per_epoch();
     info["epochs_run"] = reported.epochs_done();
+    info["steps_run"] = reported.steps_done();
     info["augmented_clips"] = reported.extended();
     info["sources"] = reported.sources();
 
@@ -269,8 +294,11 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
     r.predictions.clear();
   }
   r.artifacts.push_back({"engine.training", info});
-  if (!runs.empty())  // the reported run's augmenter (interface >= 2): "<plugin>.<key>"
+  if (!runs.empty()) {  // the reported run's augmenter (interface >= 2): "<plugin>.<key>"
     for (const auto& [name, value] : runs.back()->augmenter_artifacts()) r.artifacts.push_back({name, value});
+    if (!runs.back()->augmenter_warnings().empty())  // interface >= 3
+      r.artifacts.push_back({"engine.augmenter_warnings", runs.back()->augmenter_warnings()});
+  }
   if (!data.excluded.empty()) {
     nlohmann::json ex = nlohmann::json::array();
     for (const auto& [key, reason] : data.excluded) ex.push_back({{"key", key}, {"reason", reason}});

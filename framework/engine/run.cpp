@@ -334,6 +334,10 @@ RunSummary run_plan(const Plan& plan, const PluginRegistry& registry, const RunO
         cfg.backbone = {pt.backbone.name, pt.backbone.params};
         cfg.regularizer = {pt.regularizer.name, pt.regularizer.params};
         cfg.augmenter = {pt.augmenter.name, pt.augmenter.params};
+        cfg.recipe = pt.recipe.name;
+        cfg.label = "cell " + cell->identity.substr(0, 12) + " (fold " + cell->fold + ", seed " +
+                    std::to_string(cell->seed) + (pt.variant.empty() ? "" : ", variant `" + pt.variant + "`") +
+                    ")";
         cfg.device = device;
         cfg.stop = opt.stop;
         if (opt.on_progress)

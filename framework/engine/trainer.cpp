@@ -14,7 +14,10 @@
 #include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
+#include <spdlog/spdlog.h>
+
 #include "merx/errors.h"
+#include "merx/spec/settings.h"
 
 namespace merx::engine::detail {
 namespace {
@@ -54,10 +57,18 @@ double lr_factor(const TrainingSettings& t, int64_t epoch) {
   return 1.0;
 }
 
+// Steps mode: the schedule over optimiser steps (step_size counts steps; cosine anneals over `steps`).
+double lr_factor_at_step(const TrainingSettings& t, int64_t step) {
+  if (t.schedule == "step") return std::pow(t.gamma, static_cast<double>(step / t.step_size));
+  if (t.schedule == "cosine")
+    return 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / static_cast<double>(t.steps)));
+  return 1.0;
+}
+
 }  // namespace
 
 Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const CellData& data,
-                 const std::vector<size_t>& positions)
+                 const std::vector<size_t>& positions, int64_t period)
     : config_(config), lane_(config.device) {
   const TrainSet& ts = data.train;
   const torch::Device device = config.device;
@@ -114,12 +125,16 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   if (ts.au.defined()) fit_set.au = ts.au.index_select(0, index.to(ts.au.device())).to(device);
   fit_set.au_ids = ts.au_ids;
   for (size_t p : positions) fit_set.keys.push_back(ts.keys.at(p));
-  AugmenterSetup aug_setup{sources_, data.classes, derive_seed(config.cell_seed, aug_purpose), device};
-  augmenter_->fit(aug_setup, fit_set);
-  // Interface version 2 and later: the synthetic domain and artifacts() exist (merx/augmenter.h).
+  AugmenterSetup aug_setup{sources_, data.classes, derive_seed(config.cell_seed, aug_purpose), device, {}};
+  // Interface version 2 and later: the synthetic domain and artifacts() exist; version 3: channels,
+  // synthetic_loss_weight() and warnings() (merx/augmenter.h).
   const PluginInfo* aug_info = registry.find(PluginKind::Augmenter, config.augmenter.name);
   const bool aug_v2 = aug_info != nullptr && aug_info->api_version >= 2;
+  const bool aug_v3 = aug_info != nullptr && aug_info->api_version >= 3;
+  if (aug_v3) aug_setup.channels = recipe_channel_names(config.recipe);
+  augmenter_->fit(aug_setup, fit_set);
   const size_t real_sources = sources_.size();
+  const size_t n_real = labels_.size();
   if (augmenter_->mode() == AugmenterMode::Extend) {
     SampleSet more = augmenter_->extend(fit_set);
     if (more.x.defined() && more.x.size(0) > 0) {
@@ -156,6 +171,21 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
       extended_ = static_cast<size_t>(m);
     }
   }
+  sample_weight_.assign(labels_.size(), 1.0f);
+  if (aug_v3 && extended_ > 0) {
+    const double w = augmenter_->synthetic_loss_weight();
+    if (!std::isfinite(w) || w < 0)
+      throw std::runtime_error("augmenter `" + config.augmenter.name + "`: synthetic_loss_weight() is " +
+                               std::to_string(w) + "; expected a finite value >= 0");
+    for (size_t i = n_real; i < sample_weight_.size(); ++i) sample_weight_[i] = static_cast<float>(w);
+    weighted_ = w != 1.0;
+  }
+  if (aug_v3) {
+    augmenter_warnings_ = augmenter_->warnings();
+    const std::string who = config.label.empty() ? std::string("cell") : config.label;
+    for (const auto& w : augmenter_warnings_)
+      spdlog::warn("{}: augmenter `{}`: {}", who, config.augmenter.name, w);
+  }
   if (aug_v2) {
     const nlohmann::json a = augmenter_->artifacts();
     if (a.is_object())
@@ -184,12 +214,47 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   reg_v2_ = reg_info != nullptr && reg_info->api_version >= 2;  // diagnostics() exists (merx/regularizer.h)
   draws.unlock();
 
-  std::vector<SamplerItem> items(labels_.size());
+  steps_mode_ = config.training.steps > 0;
+  // Steps mode: the sampler sees the real clips only, so its batches are those of a run without the
+  // augmenter; the generated samples are appended from their own stream (next_batch).
+  const size_t sampled = steps_mode_ ? n_real : labels_.size();
+  std::vector<SamplerItem> items(sampled);
   for (size_t i = 0; i < items.size(); ++i) items[i] = {domain_[i], labels_[i]};
-  sampler_ = std::make_unique<BatchSampler>(config.training.sampler, config.training.batch, std::move(items),
-                                            static_cast<int64_t>(sources_.size()), static_cast<int64_t>(k),
-                                            derive_seed(config.cell_seed, "sampler"));
-  total_steps_ = sampler_->steps_per_epoch() * config.training.epochs;
+  sampler_ =
+      std::make_unique<BatchSampler>(config.training.sampler, config.training.batch, std::move(items),
+                                     static_cast<int64_t>(steps_mode_ ? real_sources : sources_.size()),
+                                     static_cast<int64_t>(k), derive_seed(config.cell_seed, "sampler"));
+  if (steps_mode_) {
+    if (period < 1) throw std::invalid_argument("trainer: steps mode needs an evaluation period >= 1");
+    period_ = period;
+    total_steps_ = config.training.steps;
+    synthetic_rng_ = std::make_unique<Rng>(derive_seed(config.cell_seed, "sampler:synthetic"));
+    const double b = static_cast<double>(config.training.batch);
+    if (config.training.sampler == "domain_balanced") {
+      // Per domain: a source's generated samples at b * (generated / real) of that source per step, the
+      // `synthetic` domain at b per step like any domain.
+      std::vector<size_t> real_count(sources_.size(), 0);
+      for (size_t i = 0; i < n_real; ++i) ++real_count[static_cast<size_t>(domain_[i])];
+      std::vector<SyntheticPool> pools(sources_.size());
+      for (size_t i = n_real; i < labels_.size(); ++i)
+        pools[static_cast<size_t>(domain_[i])].members.push_back(i);
+      for (size_t d = 0; d < pools.size(); ++d) {
+        if (pools[d].members.empty()) continue;
+        pools[d].rate = d >= real_sources ? b
+                                          : b * static_cast<double>(pools[d].members.size()) /
+                                                static_cast<double>(real_count[d]);
+        synthetic_pools_.push_back(std::move(pools[d]));
+      }
+    } else if (labels_.size() > n_real) {
+      // One pool at the generated samples' share of a b-clip batch: b * generated / real per step.
+      SyntheticPool pool;
+      for (size_t i = n_real; i < labels_.size(); ++i) pool.members.push_back(i);
+      pool.rate = b * static_cast<double>(pool.members.size()) / static_cast<double>(n_real);
+      synthetic_pools_.push_back(std::move(pool));
+    }
+  } else {
+    total_steps_ = sampler_->steps_per_epoch() * config.training.epochs;
+  }
   build_optimizer();
 }
 
@@ -223,8 +288,33 @@ void Trainer::build_optimizer() {
         std::move(groups), o::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
 }
 
+std::vector<size_t> Trainer::next_batch() {
+  if (pending_pos_ >= pending_.size()) {
+    pending_ = sampler_->next_epoch();
+    pending_pos_ = 0;
+  }
+  std::vector<size_t> batch = std::move(pending_[pending_pos_++]);
+  for (auto& p : synthetic_pools_) {
+    p.carry += p.rate;
+    const auto n = static_cast<size_t>(std::floor(p.carry + 1e-9));
+    p.carry -= static_cast<double>(n);
+    for (size_t j = 0; j < n; ++j) {
+      if (p.pos == p.order.size()) {
+        p.order = p.members;
+        synthetic_rng_->shuffle(p.order);
+        p.pos = 0;
+      }
+      batch.push_back(p.order[p.pos++]);
+    }
+  }
+  return batch;
+}
+
 void Trainer::set_lr(int64_t epoch) {
-  const double f = lr_factor(config_.training, epoch);
+  set_lr_factor(lr_factor(config_.training, epoch));
+}
+
+void Trainer::set_lr_factor(double f) {
   auto& groups = optimizer_->param_groups();
   for (size_t i = 0; i < groups.size() && i < base_lr_.size(); ++i)
     groups[i].options().set_lr(base_lr_[i] * f);
@@ -239,17 +329,26 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
   for (int64_t epoch = epochs_done_; epoch < until; ++epoch) {
     model_.set_training(true);
     regularizer_->train(true);
-    set_lr(epoch);
+    if (!steps_mode_) set_lr(epoch);
     std::vector<std::string> names = {"loss"};
     std::vector<double> sums = {0.0};
     int64_t steps = 0;
-    for (auto& batch : sampler_->next_epoch()) {
+    std::vector<std::vector<size_t>> batches;
+    if (steps_mode_) {
+      const int64_t n = std::min(period_, total_steps_ - step_);
+      for (int64_t s = 0; s < n; ++s) batches.push_back(next_batch());
+    } else {
+      batches = sampler_->next_epoch();
+    }
+    for (auto& batch : batches) {
       if (config_.stop && config_.stop->load())
         throw Interrupted("interrupted at step " + std::to_string(step_));
+      if (config_.on_batch) config_.on_batch(step_, batch);
       if (regularizer_->reset_optimizer_before(step_)) {
         build_optimizer();
-        set_lr(epoch);
+        if (!steps_mode_) set_lr(epoch);
       }
+      if (steps_mode_) set_lr_factor(lr_factor_at_step(config_.training, step_));
       // Per-domain sub-batches are contiguous runs after a stable sort by domain.
       std::stable_sort(batch.begin(), batch.end(),
                        [&](size_t a, size_t b) { return domain_[a] < domain_[b]; });
@@ -283,7 +382,17 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
         while (hi < dom.size() && dom[hi] == dom[lo]) ++hi;
         const int64_t a = static_cast<int64_t>(lo), n = static_cast<int64_t>(hi - lo);
         DomainBatch db{dom[lo], features.narrow(0, a, n), logits.narrow(0, a, n), yb.narrow(0, a, n)};
-        in.domain_losses.push_back(F::cross_entropy(db.logits, db.labels));
+        if (weighted_) {  // generated samples weighted, divided by the count (not the weight sum)
+          std::vector<float> w(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i)
+            w[static_cast<size_t>(i)] = sample_weight_[batch[lo + static_cast<size_t>(i)]];
+          const torch::Tensor wt = torch::tensor(w, torch::kFloat).to(device);
+          const torch::Tensor ce =
+              F::cross_entropy(db.logits, db.labels, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+          in.domain_losses.push_back((ce * wt).sum() / static_cast<double>(n));
+        } else {
+          in.domain_losses.push_back(F::cross_entropy(db.logits, db.labels));
+        }
         in.domains.push_back(std::move(db));
         lo = hi;
       }
@@ -322,6 +431,7 @@ void Trainer::train(int64_t until, const std::function<void(int64_t)>& after_epo
       for (const auto& [name, value] : regularizer_->diagnostics())
         curves_.push_back({epoch, config_.regularizer.name + "/" + name, value});
     }
+    if (steps_mode_) curves_.push_back({epoch, "step", static_cast<double>(step_)});  // steps done so far
     epochs_done_ = epoch + 1;
     if (after_epoch) after_epoch(epoch);
     if (config_.on_epoch) config_.on_epoch(epoch, until);

@@ -17,9 +17,9 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include "engine/rng_lane.h"
 #include "merx/augmenter.h"
 #include "merx/engine/cell.h"
-#include "engine/rng_lane.h"
 #include "merx/engine/sampler.h"
 #include "merx/regularizer.h"
 
@@ -40,17 +40,25 @@ class Trainer {
   /// augmenter, sets up the regularizer and the optimizer (see run_cell for the seeds). Throws UserError
   /// for a backbone whose input shape differs from the tensors, or a regularizer requirement the fold
   /// does not meet.
+  /// `period`: with training.steps > 0, the optimiser steps between evaluation points (>= 1; run_cell
+  /// computes it once per cell so every run and method shares it); ignored in epoch mode.
   Trainer(const CellConfig& config, const PluginRegistry& registry, const CellData& data,
-          const std::vector<size_t>& positions);
+          const std::vector<size_t>& positions, int64_t period = 0);
   ~Trainer();
 
   /// Runs epochs [epochs_done(), until) and calls after_epoch(e) after each (model in training mode on
-  /// entry; the callback may switch modes, the next epoch switches back). Throws NonFiniteLoss, Interrupted.
+  /// entry; the callback may switch modes, the next epoch switches back). With training.steps > 0 an
+  /// "epoch" is an evaluation period of `period` steps (the last one ends at `steps`). Throws NonFiniteLoss,
+  /// Interrupted.
   void train(int64_t until, const std::function<void(int64_t)>& after_epoch);
 
   Model& model() { return model_; }
   int64_t epochs_done() const { return epochs_done_; }
-  int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
+  /// Steps of one epoch: the sampler's (epoch mode) or the evaluation period (steps mode).
+  int64_t steps_per_epoch() const { return steps_mode_ ? period_ : sampler_->steps_per_epoch(); }
+  int64_t steps_done() const { return step_; }
+  /// The augmenter's warnings() (API >= 3), read after fit/extend.
+  const std::vector<std::string>& augmenter_warnings() const { return augmenter_warnings_; }
   /// Per epoch: "loss" (mean total objective over the epoch's steps), "loss/<component>" and, for a
   /// regularizer with API >= 2, "<regularizer>/<name>" of each diagnostics() value after the epoch.
   const std::vector<CurvePoint>& curves() const { return curves_; }
@@ -67,17 +75,36 @@ class Trainer {
  private:
   void build_optimizer();
   void set_lr(int64_t epoch);
+  void set_lr_factor(double f);
+  std::vector<size_t> next_batch();  // steps mode: the real stream's next batch + generated samples
+
+  // Steps mode: generated samples of one domain (or all of them), drawn in fresh permutations at `rate`
+  // samples per step (the fraction carried over to the next step).
+  struct SyntheticPool {
+    std::vector<size_t> members, order;
+    size_t pos = 0;
+    double rate = 0, carry = 0;
+  };
 
   const CellConfig& config_;
-  RngLane lane_;  // this run's dropout/augmenter/regularizer draws (engine/rng_lane.h)
+  RngLane lane_;                      // this run's dropout/augmenter/regularizer draws (engine/rng_lane.h)
   std::vector<std::string> sources_;  // source datasets of this run, sorted by name
   Model model_;
   std::shared_ptr<Regularizer> regularizer_;
   std::shared_ptr<Augmenter> augmenter_;
-  torch::Tensor x_, y_;          // training tensors on the device (augmented ones appended)
-  std::vector<int64_t> domain_;  // per training sample, index into sources_
-  std::vector<int64_t> labels_;  // per training sample
-  std::unique_ptr<BatchSampler> sampler_;
+  torch::Tensor x_, y_;                    // training tensors on the device (augmented ones appended)
+  std::vector<int64_t> domain_;            // per training sample, index into sources_
+  std::vector<int64_t> labels_;            // per training sample
+  std::unique_ptr<BatchSampler> sampler_;  // epoch mode: all samples; steps mode: the real clips only
+  bool steps_mode_ = false;
+  int64_t period_ = 0;
+  std::vector<std::vector<size_t>> pending_;  // steps mode: the real stream's current epoch
+  size_t pending_pos_ = 0;
+  std::vector<SyntheticPool> synthetic_pools_;
+  std::unique_ptr<Rng> synthetic_rng_;
+  std::vector<float> sample_weight_;  // per training sample: 1, or synthetic_loss_weight() if generated
+  bool weighted_ = false;             // some weight differs from 1
+  std::vector<std::string> augmenter_warnings_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::vector<double> base_lr_;  // per optimizer group
   std::vector<torch::Tensor> clip_params_;

@@ -131,6 +131,15 @@ bool check_training(const json& doc, PointContext& ctx, SweepPoint& pt, Findings
   pt.training = TrainingSettings::from_json(pt.training_params);
   const TrainingSettings& t = pt.training;
 
+  if (block.contains("epochs") && t.steps > 0)
+    add_value(
+        out, "training.steps",
+        "set either `epochs` or `steps`, not both (steps = a fixed number of optimiser steps per cell)");
+  if (t.steps == 0 && block.contains("eval_every"))
+    add_warning(out, "training.eval_every", "only used with `steps`");
+  if (t.steps > 0 && t.schedule == "step" && !block.contains("step_size"))
+    add_value(out, "training.step_size",
+              "with `steps`, step_size counts optimiser steps between decays: set it explicitly");
   if (t.schedule != "step")
     for (const char* k : {"step_size", "gamma"})
       if (block.contains(k)) add_warning(out, std::string("training.") + k, "only used with schedule `step`");

@@ -32,7 +32,8 @@ std::vector<ParamDecl> gray_recipe_params() {
           .doc_line("per sample and channel, applied to intensities in [0, 1]: none, maxabs, zscore"),
       ParamDecl::integer("flow_size", 128)
           .range(16, 1024)
-          .doc_line("side of the aligned face crop (the frames are cropped to it, then resized to S), pixels"),
+          .doc_line(
+              "side of the aligned face crop (the frames are cropped to it, then resized to S), pixels"),
       ParamDecl::string("detector", "dlib_hog")
           .one_of({"dlib_hog", "haar"})
           .doc_line("face detector on the onset frame (dlib HOG, or OpenCV's Haar cascade); skipped for "
@@ -52,6 +53,14 @@ const std::vector<RecipeInfo>& recipe_catalog() {
        gray_recipe_params()},
   };
   return recipes;
+}
+
+std::vector<std::string> recipe_channel_names(const std::string& name) {
+  if (name == "flow_strain") return {"u", "v", "strain"};
+  if (name == "flow_uv") return {"u", "v"};
+  if (name == "apex_gray") return {"gray"};
+  if (name == "onset_apex") return {"onset", "apex"};
+  return {};
 }
 
 const RecipeInfo* find_recipe(const std::string& name) {
@@ -75,9 +84,21 @@ const std::vector<ParamDecl>& training_params() {
       ParamDecl::string("schedule", "none")
           .one_of({"none", "step", "cosine"})
           .doc_line("learning-rate schedule"),
-      ParamDecl::integer("step_size", 10).range(1, 100000).doc_line("schedule step: epochs between decays"),
+      ParamDecl::integer("step_size", 10)
+          .range(1, 100000000)
+          .doc_line("schedule step: epochs between decays (optimiser steps when `steps` is set)"),
       ParamDecl::real("gamma", 0.1).range(0, 1).doc_line("schedule step: lr factor at each decay"),
-      ParamDecl::integer("epochs", 30).range(1, 100000).doc_line("passes over the training set"),
+      ParamDecl::integer("epochs", 30)
+          .range(1, 100000)
+          .doc_line("passes over the training set (used when `steps` is 0; set one of epochs, steps)"),
+      ParamDecl::integer("steps", 0)
+          .range(0, 100000000)
+          .doc_line("optimiser steps per training run, whatever an augmenter adds (equal budgets); 0 = "
+                    "train by `epochs`"),
+      ParamDecl::integer("eval_every", 0)
+          .range(0, 100000000)
+          .doc_line("with `steps`: optimiser steps between evaluation points (curves, selection); 0 = the "
+                    "steps of one pass over the cell's real training clips"),
       ParamDecl::integer("batch", 32)
           .range(1, 65536)
           .doc_line("clips per source domain per step (domain_balanced), clips per step otherwise"),
@@ -119,6 +140,8 @@ TrainingSettings TrainingSettings::from_json(const json& r) {
   t.step_size = r.at("step_size").get<int64_t>();
   t.gamma = r.at("gamma").get<double>();
   t.epochs = r.at("epochs").get<int64_t>();
+  t.steps = r.at("steps").get<int64_t>();
+  t.eval_every = r.at("eval_every").get<int64_t>();
   t.batch = r.at("batch").get<int64_t>();
   t.sampler = r.at("sampler").get<std::string>();
   t.selection = r.at("selection").get<std::string>();

@@ -443,3 +443,186 @@ TEST_CASE("a regularizer's diagnostics() are stored as curves <plugin>/<name> af
   CellOutcome n = run_cell(config("linear", "last", 1), registry(), s.data);
   for (const auto& p : n.result.curves) CHECK(p.name.rfind("none/", 0) == std::string::npos);
 }
+
+// ---- training.steps (equal budgets) and the host side of augmenter API 3 ----
+
+namespace {
+
+// Every batch of every training run, as rows of the run's training set (CellConfig::on_batch).
+struct BatchLog {
+  std::vector<std::vector<size_t>> batches;
+  void attach(CellConfig& c) {
+    c.on_batch = [this](int64_t step, const std::vector<size_t>& b) {
+      CHECK(step == static_cast<int64_t>(batches.size()));
+      batches.push_back(b);
+    };
+  }
+};
+
+CellConfig steps_config(int64_t steps, const std::string& selection = "last") {
+  CellConfig c = config("linear", selection);
+  c.training.steps = steps;
+  c.recipe = "flow_strain";
+  return c;
+}
+
+nlohmann::json extend_params(int64_t count, double weight = 1.0, bool own_domain = true) {
+  return {{"count", count}, {"label", 1}, {"weight", weight}, {"own_domain", own_domain}, {"warn", ""}};
+}
+
+}  // namespace
+
+TEST_CASE("steps: ERM and an augmented cell train the same steps, and the real clips keep ERM's batch order") {
+  OneThread t;
+  Synthetic s = make_data();  // 54 training clips: rows 0..53; generated samples are rows 54..
+  const size_t n_real = 54;
+  BatchLog erm_log, aug_log, reg_log;
+  CellConfig erm = steps_config(12);
+  erm_log.attach(erm);
+  CellConfig aug = steps_config(12);
+  aug.augmenter = {"test_extend", extend_params(40)};
+  aug_log.attach(aug);
+  CellConfig reg = steps_config(12);
+  reg.regularizer = {"test_nan", {{"at_step", 1000000}}};  // ERM with its own seed draw
+  reg_log.attach(reg);
+  const CellOutcome a = run_cell(erm, registry(), s.data);
+  const CellOutcome b = run_cell(aug, registry(), s.data);
+  const CellOutcome r = run_cell(reg, registry(), s.data);
+  for (const CellOutcome* o : {&a, &b, &r}) {
+    INFO(o->result.error);
+    REQUIRE(o->result.status == CellStatus::Done);
+    CHECK(artifact(o->result, "engine.training")["steps_run"] == 12);
+    CHECK(artifact(o->result, "engine.training")["steps"] == 12);
+    // One pass over the real clips: 3 sources of 18, b = 4 -> ceil(18 / 4) = 5 steps; 12 = 5 + 5 + 2.
+    CHECK(artifact(o->result, "engine.training")["eval_every"] == 5);
+    CHECK(curve(o->result, "step") == std::vector<double>{5, 10, 12});
+    CHECK(curve(o->result, "loss").size() == 3);
+    CHECK(o->result.chosen_epoch == 2);
+  }
+  REQUIRE(erm_log.batches.size() == 12);
+  REQUIRE(aug_log.batches.size() == 12);
+  CHECK(reg_log.batches == erm_log.batches);  // same training set: bit-identical batch sequence
+  for (size_t i = 0; i < 12; ++i) {
+    std::vector<size_t> real, generated;
+    for (size_t row : aug_log.batches[i]) (row < n_real ? real : generated).push_back(row);
+    CHECK(real == erm_log.batches[i]);
+    // domain_balanced: the `synthetic` domain gets b = 4 per step like each source.
+    CHECK(generated.size() == 4);
+    for (size_t g : generated) CHECK((g >= n_real && g < n_real + 40));
+  }
+  // 12 steps x 4 = 48 draws from a pool of 40: every generated sample is drawn, 8 of them twice.
+  std::map<size_t, int> drawn;
+  for (const auto& batch : aug_log.batches)
+    for (size_t row : batch)
+      if (row >= n_real) ++drawn[row];
+  CHECK(drawn.size() == 40);
+  // Under epochs the same augmenter lengthens the epoch (the synthetic domain has 40 > 18 clips):
+  // ceil(40 / 4) = 10 steps instead of 5.
+  CellConfig by_epochs = config("linear", "last", 1);
+  by_epochs.augmenter = {"test_extend", extend_params(40)};
+  const CellOutcome e = run_cell(by_epochs, registry(), s.data);
+  REQUIRE(e.result.status == CellStatus::Done);
+  CHECK(artifact(e.result, "engine.training")["steps_run"] == 10);
+}
+
+TEST_CASE(
+    "steps: generated samples in a source's domain come at that source's share, from their own stream") {
+  OneThread t;
+  Synthetic s = make_data();
+  BatchLog erm_log, aug_log;
+  CellConfig erm = steps_config(10);
+  erm_log.attach(erm);
+  CellConfig aug = steps_config(10);
+  // 9 copies of rows 0..8, all in domain 0 (alpha, 18 real clips): 4 * 9 / 18 = 2 generated per step.
+  aug.augmenter = {"test_extend", extend_params(9, 1.0, false)};
+  aug_log.attach(aug);
+  REQUIRE(run_cell(erm, registry(), s.data).result.status == CellStatus::Done);
+  REQUIRE(run_cell(aug, registry(), s.data).result.status == CellStatus::Done);
+  REQUIRE(aug_log.batches.size() == 10);
+  for (size_t i = 0; i < 10; ++i) {
+    std::vector<size_t> real;
+    size_t generated = 0;
+    for (size_t row : aug_log.batches[i]) row < 54 ? real.push_back(row) : void(++generated);
+    CHECK(real == erm_log.batches[i]);
+    CHECK(generated == 2);
+  }
+}
+
+TEST_CASE("steps: source_val evaluates at the same step numbers for every method") {
+  OneThread t;
+  Synthetic s = make_data();
+  CellConfig erm = steps_config(11, "source_val");
+  erm.training.eval_every = 3;
+  CellConfig aug = erm;
+  aug.augmenter = {"test_extend", extend_params(30)};
+  const CellOutcome a = run_cell(erm, registry(), s.data), b = run_cell(aug, registry(), s.data);
+  REQUIRE(a.result.status == CellStatus::Done);
+  REQUIRE(b.result.status == CellStatus::Done);
+  // eval_every 3 over 11 steps: points after steps 3, 6, 9, 11.
+  CHECK(curve(a.result, "step") == std::vector<double>{3, 6, 9, 11});
+  CHECK(curve(b.result, "step") == std::vector<double>{3, 6, 9, 11});
+  CHECK(curve(a.result, "source_val_uf1").size() == 4);
+  CHECK(curve(b.result, "source_val_uf1").size() == 4);
+  REQUIRE(a.result.chosen_epoch);
+  const int64_t chosen = *a.result.chosen_epoch;
+  CHECK(artifact(a.result, "engine.training")["chosen_step"] == std::min<int64_t>(11, (chosen + 1) * 3));
+}
+
+TEST_CASE("steps: the step schedule counts optimiser steps") {
+  OneThread t;
+  Synthetic s = make_data();
+  // step_size 3, gamma 0: lr * 0^floor(step / 3) is lr for steps 0..2 and 0 from step 3 on, so 7 steps
+  // leave the weights where 3 steps without a schedule leave them (Adam, no weight decay: lr 0 = no move).
+  CellConfig scheduled = steps_config(7);
+  scheduled.training.schedule = "step";
+  scheduled.training.step_size = 3;
+  scheduled.training.gamma = 0;
+  CellOutcome a = run_cell(scheduled, registry(), s.data);
+  CellOutcome b = run_cell(steps_config(3), registry(), s.data);
+  CellOutcome c = run_cell(steps_config(4), registry(), s.data);
+  REQUIRE(a.result.status == CellStatus::Done);
+  REQUIRE(b.result.status == CellStatus::Done);
+  REQUIRE(c.result.status == CellStatus::Done);
+  CHECK(identical(weights(a.model), weights(b.model)));
+  CHECK_FALSE(identical(weights(b.model), weights(c.model)));  // the 4th step does move them
+}
+
+TEST_CASE("API 3: the loss weight scales generated samples inside their domain's mean, and warnings are stored") {
+  OneThread t;
+  Synthetic s = make_data();
+  // lr 0: the model never changes, so each step's loss is a fixed function of the weight. ERM (`none`) is
+  // the mean over the 4 domains (3 sources + synthetic) of each domain's mean CE, and the synthetic domain's
+  // mean is w * CE_syn: loss(w) = (L_real + w * L_syn) / 4, linear in w, and loss(0) = 3/4 of the loss of
+  // the same real batches without the augmenter.
+  auto losses = [&](std::optional<double> w) {
+    CellConfig c = steps_config(6);
+    c.training.lr = 0;
+    c.training.eval_every = 1;
+    if (w) c.augmenter = {"test_extend", extend_params(20, *w)};
+    const CellOutcome o = run_cell(c, registry(), s.data);
+    INFO(o.result.error);
+    REQUIRE(o.result.status == CellStatus::Done);
+    return curve(o.result, "loss");
+  };
+  const auto none = losses(std::nullopt), w0 = losses(0.0), w1 = losses(1.0), w05 = losses(0.5);
+  REQUIRE(none.size() == 6);
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(w0[i] == doctest::Approx(none[i] * 3.0 / 4.0).epsilon(1e-5));
+    CHECK(w05[i] == doctest::Approx((w0[i] + w1[i]) / 2.0).epsilon(1e-5));
+    CHECK(w1[i] > w0[i]);
+  }
+  CellConfig c = steps_config(2);
+  c.augmenter = {"test_extend",
+                 {{"count", 4},
+                  {"label", 1},
+                  {"weight", 1.0},
+                  {"own_domain", true},
+                  {"warn", "class positive failed the gate"}}};
+  c.label = "cell abc (fold target)";
+  const CellOutcome o = run_cell(c, registry(), s.data);
+  REQUIRE(o.result.status == CellStatus::Done);
+  CHECK(artifact(o.result, "engine.augmenter_warnings") ==
+        nlohmann::json({"channels=u,v,strain", "class positive failed the gate"}));
+  c.recipe = "apex_gray";  // the channel names follow the recipe
+  CHECK(artifact(run_cell(c, registry(), s.data).result, "engine.augmenter_warnings")[0] == "channels=gray");
+}

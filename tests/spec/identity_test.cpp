@@ -139,6 +139,11 @@ TEST_CASE("identities change with a parameter, a seed, the fold, annotation cont
 
   // A parameter set explicitly to its default is still a different (explicit) setting.
   CHECK(id_set(plan_of(spec, dir, {"training.epochs=30"})) != reference);
+  // training.steps: a budget in steps is another setting, and each step count its own.
+  const auto steps100 = id_set(plan_of(spec, dir, {"training.steps=100"}));
+  CHECK(steps100 != reference);
+  CHECK(id_set(plan_of(spec, dir, {"training.steps=200"})) != steps100);
+  CHECK(id_set(plan_of(spec, dir, {"training.steps=100", "training.eval_every=10"})) != steps100);
 
   spec["regularizer"] = {{"name", "toyreg"}};
   const auto with_toy = id_set(plan_of(spec, dir));

@@ -324,3 +324,20 @@ TEST_CASE_FIXTURE(Fixture, "megc3 labels over a corpus without MEGC2019 rules ar
   spec["labels"] = {{"name", "megc3"}};
   CHECK_PROBLEM(problems(), "labels.name", "`megc3` has no rules for adapter `mmew` (dataset `c`)");
 }
+
+TEST_CASE_FIXTURE(Fixture, "training.steps: either epochs or steps, step_size explicit under steps") {
+  spec["training"] = {{"epochs", 5}, {"steps", 100}};
+  CHECK_PROBLEM(problems(), "training.steps", "set either `epochs` or `steps`, not both");
+  spec["training"] = {{"steps", 100}, {"schedule", "step"}};
+  CHECK_PROBLEM(problems(), "training.step_size", "counts optimiser steps");
+  spec["training"] = {{"steps", -1}};
+  CHECK_PROBLEM(problems(), "training.steps", "below the minimum 0");
+  spec["training"] = {{"steps", 100}, {"eval_every", 10}, {"schedule", "step"}, {"step_size", 50}};
+  CHECK(problems().empty());
+  spec["training"] = {{"epochs", 5}, {"eval_every", 10}};
+  const Plan plan = plan_of(spec, dir);
+  bool eval = false;
+  for (const auto& w : plan.warnings)
+    eval = eval || (w.path == "training.eval_every" && w.message == "only used with `steps`");
+  CHECK(eval);
+}

@@ -114,11 +114,19 @@ struct CellConfig {
   TrainingSettings training;
   uint64_t cell_seed = 0;  // merx/spec/plan.h Cell::cell_seed
   PluginChoice backbone, regularizer, augmenter;
+  /// The input recipe's name (merx/spec/settings.h): gives augmenters of API >= 3 their channel names.
+  std::string recipe;
+  /// Names the cell in warnings, e.g. "cell 1a2b3c4d (fold casme2, variant `brl`)"; empty = "cell".
+  std::string label;
   torch::Device device = torch::kCPU;
   int64_t eval_batch = 256;                 // samples per evaluation batch (does not change results)
   const std::atomic<bool>* stop = nullptr;  // when set to true: the cell ends as Interrupted at the next step
   /// Progress only: called after each epoch of each training run with (epoch 0-based, epochs of that run).
   std::function<void(int64_t, int64_t)> on_epoch;
+  /// Diagnostics and tests only: called before each optimiser step of each training run with the step
+  /// number and the batch as rows of that run's training set (the run's real clips in ascending position
+  /// order, then the augmenter's generated samples), in drawing order.
+  std::function<void(int64_t, const std::vector<size_t>&)> on_batch;
 };
 
 /// What run_cell returns.
@@ -139,6 +147,16 @@ struct CellOutcome {
 ///   - epochs, optimizer (adam | adamw | sgd with momentum), weight decay, schedule (none | step: lr *
 ///     gamma^floor(epoch / step_size) | cosine: lr * (1 + cos(pi * epoch / epochs)) / 2, set at the start of
 ///     each epoch), gradient clipping (global L2 norm) as `training` says;
+///   - training.steps > 0 (equal budgets, docs/engine.md): exactly `steps` optimiser steps per training run
+///     whatever the augmenter adds; evaluation points ("epochs" of curves and selection) every E steps, E =
+///     eval_every or, when 0, the sampler's steps for one pass over the cell's real training clips (so E is
+///     the same for every method of a spec on the same fold); the last point may be shorter; schedules are
+///     set per step (step: gamma^floor(step / step_size); cosine: (1 + cos(pi * step / steps)) / 2). The
+///     real clips are drawn by the same sampler stream as without augmentation (seed "sampler"); an Extend
+///     augmenter's samples come from a separate stream (seed "sampler:synthetic"), appended to each batch;
+///   - augmenters of API >= 3: AugmenterSetup::channels from `recipe`; synthetic_loss_weight() weighs each
+///     generated sample's cross-entropy inside its domain's mean (divided by the domain's sample count);
+///     warnings() are logged naming `label` and stored as the artifact "engine.augmenter_warnings";
 ///   - selection last | source_val | loo_source | oracle (methods.md §3, docs/engine.md).
 /// Failures never throw: a non-finite loss gives Failed with the step, epoch and every loss component in
 /// the error; a plugin or data problem gives Failed with its message; a set stop flag gives Interrupted.
