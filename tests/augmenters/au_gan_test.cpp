@@ -226,3 +226,41 @@ TEST_CASE("au_gan in a cell never sees a test-fold sample: test inputs poisoned 
   CHECK(bad.result.status == merx::CellStatus::Failed);
   CHECK(bad.result.error.find("au_gan: 1 of the 20 training inputs hold NaN") != std::string::npos);
 }
+
+TEST_CASE("au_gan with 0 generator steps and k = 1 emits the hand-computed mean of the class's clips") {
+  // Source 0: 4/2/1; channels named (not flow_strain), so no channel is recomputed: every generated sample of
+  // (src0, c) is the prototype = the mean real tensor of that class's clips, computed here by hand.
+  const merx::SampleSet train = samples({{4, 2, 1}});
+  auto aug = make(fast_with({{"steps", 0}, {"k", 1}}));
+  merx::AugmenterSetup st = setup(1);
+  st.channels = {"a", "b", "c"};
+  aug->fit(st, train);
+  const merx::SampleSet more = aug->extend(train);
+  REQUIRE(more.y.numel() == 5);  // target max = 4: 2 positive, 3 surprise
+  for (int64_t c : {1, 2}) {
+    torch::Tensor sum = torch::zeros({3, 8, 8});
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < train.y.numel(); ++i)
+      if (train.y[i].item<int64_t>() == c) {
+        sum += train.x[i];
+        ++cnt;
+      }
+    const torch::Tensor mean = sum / static_cast<double>(cnt);
+    for (int64_t i = 0; i < more.y.numel(); ++i)
+      if (more.y[i].item<int64_t>() == c) CHECK(torch::allclose(more.x[i], mean, 1e-5, 1e-5));
+  }
+}
+
+TEST_CASE("au_gan target median brings each source's classes to its median count, larger classes kept") {
+  // Source 0: 6/2/1 -> median of {1, 2, 6} = 2: generates 0/0/1; source 1: 2/5/3 -> median 3: 1/0/0.
+  const merx::SampleSet train = samples({{6, 2, 1}, {2, 5, 3}});
+  auto aug = make(fast_with({{"target", "median"}}));
+  aug->fit(setup(2), train);
+  const auto t = tally(train, aug->extend(train));
+  CHECK(t.at({0, 0}) == 6);
+  CHECK(t.at({0, 1}) == 2);
+  CHECK(t.at({0, 2}) == 2);
+  CHECK(t.at({1, 0}) == 3);
+  CHECK(t.at({1, 1}) == 5);
+  CHECK(t.at({1, 2}) == 3);
+}
