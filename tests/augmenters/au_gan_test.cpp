@@ -264,3 +264,22 @@ TEST_CASE("au_gan target median brings each source's classes to its median count
   CHECK(t.at({1, 1}) == 5);
   CHECK(t.at({1, 2}) == 3);
 }
+
+TEST_CASE("au_gan gate rejects a collapsed generator and warnings() names the source and the class") {
+  // 0 steps and k = 1: every candidate of a (source, class) is the same prototype, diversity 0 < 0.25 x real.
+  const merx::SampleSet train = samples({{4, 2, 1}});
+  auto aug = make(fast_with({{"steps", 0}, {"k", 1}, {"gate_min_diversity", 0.25}}));
+  merx::AugmenterSetup st = setup(1);
+  st.channels = {"a", "b", "c"};
+  aug->fit(st, train);
+  // positive (2 real clips) fails; surprise has 1 real clip, so its real diversity is undefined (0) and the
+  // diversity gate cannot judge it: its 3 samples pass (a known limit, reported).
+  const merx::SampleSet more = aug->extend(train);
+  CHECK(more.y.numel() == 3);
+  CHECK((more.y == 2).all().item<bool>());
+  const std::vector<std::string> w = aug->warnings();
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].find("'src0'") != std::string::npos);
+  CHECK(w[0].find("'positive'") != std::string::npos);
+  CHECK(aug->artifacts()["quality"]["gate"][0]["passed"] == false);
+}
