@@ -27,8 +27,12 @@ using merx::json;
 
 using merx_test::registry;  // the build tree's plugins (tests/common/plugin_fixture.h)
 
-// Fast GAN settings: a handful of steps on a narrow network.
-const json kFast = {{"steps", 3}, {"n_critic", 1}, {"width", 4}, {"batch", 8}, {"z_dim", 8}};
+// Fast GAN settings: a handful of steps on a narrow network. These tests pin the balancing counts and the
+// domain ids, so they balance to the largest class (target max) with the quality gate opened (every candidate
+// accepted); the gate itself is not exercised here.
+const json kFast = {{"steps", 3},         {"n_critic", 1},           {"width", 4},
+                    {"batch", 8},         {"z_dim", 8},              {"target", "max"},
+                    {"gate_confidence", 0}, {"gate_min_acceptance", 0}, {"gate_min_diversity", 0}};
 
 // kFast with some parameters changed.
 json fast_with(const json& changes) {
@@ -137,11 +141,12 @@ TEST_CASE(
   const json a = aug->artifacts();
   CHECK(a["fit"]["clips_without_au"] == 2);
   CHECK(a["fit"]["clips_with_au"] == 13);
-  // src0/positive has 1 clip with AUs < k = 3: its conditions come from the class's pooled vectors.
-  bool fallback = false;
+  // src0/positive has 1 clip with AUs < k = 3: prototypes come from the source's own clips only (no pooled
+  // fallback since the prototype-anchored generator), so k' = min(k, n) = 1 cluster of that one vector.
+  bool one = false;
   for (const auto& c : a["generated"]["clusters"])
-    if (c["domain"] == "src0" && c["class"] == "positive") fallback = c["from"] == "pooled_fallback";
-  CHECK(fallback);
+    if (c["domain"] == "src0" && c["class"] == "positive") one = c["k"] == 1 && c["vectors"] == 1;
+  CHECK(one);
 }
 
 TEST_CASE("au_gan refuses non-finite inputs and a cell without AU intensities") {
@@ -220,4 +225,61 @@ TEST_CASE("au_gan in a cell never sees a test-fold sample: test inputs poisoned 
   const CellOutcome bad = run_cell(config, registry(), data);
   CHECK(bad.result.status == merx::CellStatus::Failed);
   CHECK(bad.result.error.find("au_gan: 1 of the 20 training inputs hold NaN") != std::string::npos);
+}
+
+TEST_CASE("au_gan with 0 generator steps and k = 1 emits the hand-computed mean of the class's clips") {
+  // Source 0: 4/2/1; channels named (not flow_strain), so no channel is recomputed: every generated sample of
+  // (src0, c) is the prototype = the mean real tensor of that class's clips, computed here by hand.
+  const merx::SampleSet train = samples({{4, 2, 1}});
+  auto aug = make(fast_with({{"steps", 0}, {"k", 1}}));
+  merx::AugmenterSetup st = setup(1);
+  st.channels = {"a", "b", "c"};
+  aug->fit(st, train);
+  const merx::SampleSet more = aug->extend(train);
+  REQUIRE(more.y.numel() == 5);  // target max = 4: 2 positive, 3 surprise
+  for (int64_t c : {1, 2}) {
+    torch::Tensor sum = torch::zeros({3, 8, 8});
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < train.y.numel(); ++i)
+      if (train.y[i].item<int64_t>() == c) {
+        sum += train.x[i];
+        ++cnt;
+      }
+    const torch::Tensor mean = sum / static_cast<double>(cnt);
+    for (int64_t i = 0; i < more.y.numel(); ++i)
+      if (more.y[i].item<int64_t>() == c) CHECK(torch::allclose(more.x[i], mean, 1e-5, 1e-5));
+  }
+}
+
+TEST_CASE("au_gan target median brings each source's classes to its median count, larger classes kept") {
+  // Source 0: 6/2/1 -> median of {1, 2, 6} = 2: generates 0/0/1; source 1: 2/5/3 -> median 3: 1/0/0.
+  const merx::SampleSet train = samples({{6, 2, 1}, {2, 5, 3}});
+  auto aug = make(fast_with({{"target", "median"}}));
+  aug->fit(setup(2), train);
+  const auto t = tally(train, aug->extend(train));
+  CHECK(t.at({0, 0}) == 6);
+  CHECK(t.at({0, 1}) == 2);
+  CHECK(t.at({0, 2}) == 2);
+  CHECK(t.at({1, 0}) == 3);
+  CHECK(t.at({1, 1}) == 5);
+  CHECK(t.at({1, 2}) == 3);
+}
+
+TEST_CASE("au_gan gate rejects a collapsed generator and warnings() names the source and the class") {
+  // 0 steps and k = 1: every candidate of a (source, class) is the same prototype, diversity 0 < 0.25 x real.
+  const merx::SampleSet train = samples({{4, 2, 1}});
+  auto aug = make(fast_with({{"steps", 0}, {"k", 1}, {"gate_min_diversity", 0.25}}));
+  merx::AugmenterSetup st = setup(1);
+  st.channels = {"a", "b", "c"};
+  aug->fit(st, train);
+  // positive (2 real clips) fails; surprise has 1 real clip, so its real diversity is undefined (0) and the
+  // diversity gate cannot judge it: its 3 samples pass (a known limit, reported).
+  const merx::SampleSet more = aug->extend(train);
+  CHECK(more.y.numel() == 3);
+  CHECK((more.y == 2).all().item<bool>());
+  const std::vector<std::string> w = aug->warnings();
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].find("'src0'") != std::string::npos);
+  CHECK(w[0].find("'positive'") != std::string::npos);
+  CHECK(aug->artifacts()["quality"]["gate"][0]["passed"] == false);
 }
