@@ -115,7 +115,7 @@ int run(const std::string& kind_text, bool as_json, const std::vector<std::strin
     if (p.params.empty()) continue;
     std::cout << "\n" << to_string(p.kind) << " " << p.name << " parameters:\n";
     Table pt({"NAME", "TYPE", "DEFAULT", "RANGE", "SEARCH", "DOC"});
-    pt.wrap(5, 40);
+    pt.wrap(5, 36);  // 36: rows stay within 125 columns with au_gan's longer parameter names
     for (const auto& d : p.params)
       pt.add({d.name, to_string(d.type), d.default_value.dump(), range_text(d), search_text(d.search), d.doc});
     pt.print(std::cout, "  ");
