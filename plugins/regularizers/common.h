@@ -42,6 +42,13 @@ inline torch::Tensor erm_loss(const StepInput& in) {
   return torch::stack(in.domain_losses).mean();
 }
 
+/// BRL's confidence penalty L_ent = −mean_i H(softmax(s_i)) over logits s [B, K] (H in nats; docs/methods.md §5),
+/// shared by `brl` and its control `confidence` so that the two are the same term by construction.
+inline torch::Tensor neg_mean_entropy(const torch::Tensor& logits) {
+  const torch::Tensor logq = torch::log_softmax(logits, 1);
+  return (logq.exp() * logq).sum(1).mean();
+}
+
 /// A CPU generator seeded with the plugin's seed: the plugin's own initialisation never touches torch's
 /// global generator, so it does not depend on what the engine drew before (docs/plugins.md).
 inline at::Generator seeded_generator(uint64_t seed) {

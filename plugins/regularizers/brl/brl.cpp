@@ -154,10 +154,7 @@ class Brl final : public merx::Regularizer {
       return sq / (2.0 * static_cast<double>(D));  // σ = 1
     });
 
-    const torch::Tensor l_ent = compute(beta_, [&] {
-      const torch::Tensor logq = torch::log_softmax(s, 1);
-      return (logq.exp() * logq).sum(1).mean();  // = −mean H
-    });
+    const torch::Tensor l_ent = compute(beta_, [&] { return merx::regularizers::neg_mean_entropy(s); });
 
     torch::Tensor total = l_cls;
     if (alpha_ > 0) total = total + alpha_ * l_dom;

@@ -26,8 +26,7 @@ class Confidence final : public merx::Regularizer {
     std::vector<torch::Tensor> ss;
     for (const auto& db : in.domains) ss.push_back(db.logits);
     const torch::Tensor l_cls = merx::regularizers::erm_loss(in);
-    const torch::Tensor logq = torch::log_softmax(torch::cat(ss), 1);
-    const torch::Tensor l_ent = (logq.exp() * logq).sum(1).mean();  // = −mean H
+    const torch::Tensor l_ent = merx::regularizers::neg_mean_entropy(torch::cat(ss));
     torch::Tensor total = beta_ > 0 ? l_cls + beta_ * l_ent : l_cls;
     return {total, {{"erm", l_cls.detach()}, {"ent", l_ent.detach()}}};
   }
