@@ -78,6 +78,14 @@ void add_runs(Store& s, const std::string& experiment, const std::string& protoc
   }
 }
 
+// The experiment "study": erm, brl and coral with kValues on the three LODO targets; returns the file.
+std::string study_db(const test::TempDir& dir) {
+  const std::string db = dir.file("cmp.sqlite");
+  Store s = Store::open(db);
+  for (const auto& [variant, v] : kValues) add_runs(s, "study", "lodo", kTargets, variant, v);
+  return db;
+}
+
 nlohmann::json scipy_case(const std::string& name) {
   std::ifstream in(MERX_STATS_EXPECTED);
   const nlohmann::json all = nlohmann::json::parse(in);
@@ -114,12 +122,7 @@ void check_against_scipy(const compare::Comparison& c, const std::string& name) 
 
 TEST_CASE("compare: paired differences, t interval and Wilcoxon match SciPy, with Holm over several comparisons") {
   test::TempDir dir;
-  const std::string db = dir.file("cmp.sqlite");
-  {
-    Store s = Store::open(db);
-    for (const auto& [variant, v] : kValues) add_runs(s, "study", "lodo", kTargets, variant, v);
-  }
-  Store s = Store::open(db, Store::Mode::ReadOnly);
+  Store s = Store::open(study_db(dir), Store::Mode::ReadOnly);
   compare::Options opt;
   opt.unit = compare::Unit::TargetSeed;  // the SciPy cases of the 9 (target, seed) pairs
 
@@ -218,12 +221,7 @@ TEST_CASE(
 
 TEST_CASE("compare: the default unit is the seed, the mean over the targets, tested as SciPy does") {
   test::TempDir dir;
-  const std::string db = dir.file("cmp.sqlite");
-  {
-    Store s = Store::open(db);
-    for (const auto& [variant, v] : kValues) add_runs(s, "study", "lodo", kTargets, variant, v);
-  }
-  Store s = Store::open(db, Store::Mode::ReadOnly);
+  Store s = Store::open(study_db(dir), Store::Mode::ReadOnly);
   const compare::Options opt;  // unit: seed
   const auto c = compare::compare(s, {"brl", "variant=coral"}, std::string("erm"), opt);
   REQUIRE(c.size() == 2);

@@ -203,6 +203,19 @@ void check_fd(const Tensor& analytic, const Tensor& numeric, const std::string& 
   CHECK(max_abs(analytic - numeric) <= 1e-6 * (1 + max_abs(numeric)));
 }
 
+// brl's hand example (D = K = F = 2): shared head W = [[1, 2], [3, 4]], b = [0.5, -0.5]; W_0 - W =
+// [[1, 0], [0, 2]], b_0 - b = [0, 1] (squared norm 6); W_1 - W = [[0.5, 0.5], [0, 0]], b_1 = b (0.5).
+Batch hand_heads(merx::Regularizer& r) {
+  Batch bt = random_batch(2, 3, 2, 2, 5);
+  assign(bt.head->weight, {1, 2, 3, 4});
+  assign(bt.head->bias, {0.5, -0.5});
+  assign(param(r, "head0.weight"), {2, 2, 3, 6});
+  assign(param(r, "head0.bias"), {0.5, 0.5});
+  assign(param(r, "head1.weight"), {1.5, 2.5, 3, 4});
+  assign(param(r, "head1.bias"), {0.5, -0.5});
+  return bt;
+}
+
 // H(p) in nats.
 double entropy(const std::vector<double>& p) {
   double h = 0;
@@ -328,13 +341,7 @@ TEST_CASE("brl weight KL equals the squared distance of W_d and W over 2 sigma s
   // D = 2, K = 2, F = 2, sigma = 1. W_0 - W = [[1, 0], [0, 2]], b_0 - b = [0, 1]: squared norm 6, KL 3.
   // W_1 - W = [[0.5, 0.5], [0, 0]], b_1 = b: squared norm 0.5, KL 0.25. L_w = (3 + 0.25) / 2.
   auto r = ready("brl", json::object(), 2, 2, 2);
-  Batch bt = random_batch(2, 3, 2, 2, 5);
-  assign(bt.head->weight, {1, 2, 3, 4});
-  assign(bt.head->bias, {0.5, -0.5});
-  assign(param(*r, "head0.weight"), {2, 2, 3, 6});
-  assign(param(*r, "head0.bias"), {0.5, 0.5});
-  assign(param(*r, "head1.weight"), {1.5, 2.5, 3, 4});
-  assign(param(*r, "head1.bias"), {0.5, -0.5});
+  const Batch bt = hand_heads(*r);
   CHECK(part(r->objective(bt.input()), "w") == doctest::Approx(1.625).epsilon(1e-14));
 }
 
@@ -642,13 +649,7 @@ TEST_CASE("brl diagnostics report ||W_d - W||_F per source and their mean, after
   // The weight KL test's heads: ||W_0 - W||^2 = 6 (bias included), ||W_1 - W||^2 = 0.5.
   auto r = ready("brl", json::object(), 2, 2, 2);
   CHECK(r->diagnostics().empty());  // no shared head seen yet
-  Batch bt = random_batch(2, 3, 2, 2, 5);
-  assign(bt.head->weight, {1, 2, 3, 4});
-  assign(bt.head->bias, {0.5, -0.5});
-  assign(param(*r, "head0.weight"), {2, 2, 3, 6});
-  assign(param(*r, "head0.bias"), {0.5, 0.5});
-  assign(param(*r, "head1.weight"), {1.5, 2.5, 3, 4});
-  assign(param(*r, "head1.bias"), {0.5, -0.5});
+  const Batch bt = hand_heads(*r);
   r->objective(bt.input());
   const auto d = r->diagnostics();
   REQUIRE(d.size() == 3);
