@@ -58,6 +58,10 @@ std::vector<int64_t> check_seeds(const json& doc, Findings& out);
 fs::path check_output(const json& doc, const fs::path& base_dir, Findings& out);
 std::vector<fs::path> check_plugin_paths(const json& doc, const fs::path& base_dir, Findings& out);
 SweepDef check_sweep(const json& doc, Findings& out);
+/// The spec's `comparisons` (the declared Holm family, merx/compare/compare.h Family): (A, B) selector
+/// texts. Bare-word terms must name a variant of `sweep` or the experiment `name`.
+std::vector<std::pair<std::string, std::string>> check_comparisons(const json& doc, const SweepDef& sweep,
+                                                                   const std::string& name, Findings& out);
 
 // ---- one sweep point (point.cpp) ----
 

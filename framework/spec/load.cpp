@@ -10,6 +10,7 @@
 #include "merx/spec/spec.h"
 #include "merx/suggest.h"
 #include "spec/check.h"
+#include "spec/internal.h"
 #include "spec/json_path.h"
 
 namespace merx {
@@ -17,13 +18,6 @@ namespace {
 
 using namespace spec_internal;
 namespace fs = std::filesystem;
-
-const std::vector<std::string>& top_level_fields() {
-  static const std::vector<std::string> f = {
-      "name",        "description", "datasets", "labels", "recipe", "protocol", "backbone",
-      "regularizer", "augmenter",   "training", "seeds",  "sweep",  "output",   "plugin_paths"};
-  return f;
-}
 
 // --set may create these when absent (framework sections whose keys the validator knows), so that
 // `--set training.epochs=1` works on a spec without a training block while a typo still fails.
@@ -122,7 +116,7 @@ void apply_set(json& doc, const std::string& arg, Findings& out) {
         if (!creatable(walked, seg.key)) {
           std::vector<std::string> candidates = keys_of(*node);
           if (walked.empty())
-            candidates.insert(candidates.end(), top_level_fields().begin(), top_level_fields().end());
+            candidates.insert(candidates.end(), spec_fields().begin(), spec_fields().end());
           add_key(out, here_path,
                   what + ": `" + here_path + "` does not exist" + did_you_mean(seg.key, candidates));
           return;

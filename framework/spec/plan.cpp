@@ -378,6 +378,7 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
   plan.output = check_output(doc, src.base_dir, base);
   plan.plugin_paths = check_plugin_paths(doc, src.base_dir, base);
   const SweepDef sweep = check_sweep(doc, base);
+  plan.comparisons = check_comparisons(doc, sweep, plan.name, base);
   if (datasets_ok && protocol) {
     plan.protocol = *protocol;
     plan.folds = make_folds(plan, options, base);

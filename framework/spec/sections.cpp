@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <sstream>
 
 #include "merx/datasets/adapters.h"
 #include "merx/hash.h"
@@ -20,7 +21,8 @@ const std::vector<std::string>& sweepable_fields() {
 const std::vector<std::string>& spec_fields() {
   static const std::vector<std::string> f = {
       "name",        "description", "datasets", "labels", "recipe", "protocol", "backbone",
-      "regularizer", "augmenter",   "training", "seeds",  "sweep",  "output",   "plugin_paths"};
+      "regularizer", "augmenter",   "training", "seeds",  "sweep",  "output",   "plugin_paths",
+      "comparisons"};
   return f;
 }
 
@@ -551,6 +553,63 @@ SweepDef check_sweep(const json& doc, Findings& out) {
     }
   }
   return sw;
+}
+
+std::vector<std::pair<std::string, std::string>> check_comparisons(const json& doc, const SweepDef& sweep,
+                                                                   const std::string& name, Findings& out) {
+  std::vector<std::pair<std::string, std::string>> family;
+  auto it = doc.find("comparisons");
+  if (it == doc.end()) return family;
+  if (!it->is_array()) {
+    add_value(out, "comparisons", type_message("a list of {\"a\": selector, \"b\": selector}", *it));
+    return family;
+  }
+  // A bare word in a selector names a variant or the experiment (merx/compare/compare.h); checking it here
+  // catches the common typo before the runs, not after. KEY=VALUE terms match what the runs store and are
+  // left to `merx db compare`.
+  std::vector<std::string> bare = {name};
+  for (const auto& v : sweep.variants) bare.push_back(v.name);
+  std::map<std::pair<std::string, std::string>, size_t> seen;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const std::string p = path_index("comparisons", i);
+    const json& c = (*it)[i];
+    if (!expect_object(c, p, out)) continue;
+    check_keys(c, p, {"a", "b"}, "comparison field", out);
+    std::optional<std::string> a = string_field(c, "a", p, true, out), b = string_field(c, "b", p, true, out);
+    bool ok = a && b;
+    for (const auto* side : {&a, &b}) {
+      if (!*side) continue;
+      const std::string sp = path_key(p, side == &a ? "a" : "b");
+      if ((*side)->empty()) {
+        add_value(out, sp, "a selector must not be empty");
+        ok = false;
+        continue;
+      }
+      std::string term;
+      std::istringstream terms(**side);
+      while (std::getline(terms, term, ',')) {
+        if (term.find('=') != std::string::npos || term.empty()) continue;
+        if (std::find(bare.begin(), bare.end(), term) == bare.end()) {
+          add_value(out, sp,
+                    "`" + term + "` names no variant of this spec nor the experiment" +
+                        did_you_mean(term, bare) + " (a bare word is a variant name; use KEY=VALUE otherwise)");
+          ok = false;
+        }
+      }
+    }
+    if (!ok) continue;
+    if (*a == *b) {
+      add_value(out, p, "compares `" + *a + "` with itself");
+      continue;
+    }
+    if (auto prev = seen.find({*a, *b}); prev != seen.end()) {
+      add_value(out, p, "the same comparison is listed twice (also " + path_index("comparisons", prev->second) + ")");
+      continue;
+    }
+    seen[{*a, *b}] = i;
+    family.emplace_back(*a, *b);
+  }
+  return family;
 }
 
 }  // namespace merx::spec_internal

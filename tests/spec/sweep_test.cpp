@@ -271,3 +271,31 @@ TEST_CASE("a random draw that repeats an earlier one is dropped with a warning")
   for (const auto& w : p.warnings) CHECK(w.path == "sweep.random");
   for (size_t i = 0; i < p.points.size(); ++i) CHECK(p.points[i].index == i);
 }
+
+TEST_CASE("comparisons declare the Holm family: kept in spec order, bare words checked against the variants") {
+  const fs::path dir = toy_datasets("comparisons");
+  json spec = base_spec();
+  spec["name"] = "study";
+  spec["sweep"] = json::parse(R"({"variants": [{"name": "erm"}, {"name": "brl", "training": {"epochs": 2}},
+      {"name": "coral", "training": {"epochs": 3}}]})");
+  spec["comparisons"] = json::parse(R"([{"a": "brl", "b": "erm"}, {"a": "variant=coral", "b": "erm"}])");
+  const Plan p = plan_of(spec, dir);
+  using P = std::pair<std::string, std::string>;
+  CHECK(p.comparisons == std::vector<P>{P{"brl", "erm"}, P{"variant=coral", "erm"}});
+  CHECK(p.spec.at("comparisons").size() == 2);  // stored with the experiment as part of the spec
+
+  spec["comparisons"] = json::parse(R"([{"a": "brll", "b": "erm"}, {"a": "erm", "b": "erm"},
+      {"a": "brl", "b": "erm"}, {"a": "brl", "b": "erm"}, {"a": "brl"}, {"a": "brl", "b": "erm", "c": 1}, 3])");
+  const auto probs = problems_of(spec, dir);
+  CHECK_PROBLEM(probs, "comparisons[0].a", "names no variant");
+  CHECK_PROBLEM(probs, "comparisons[0].a", "brl");  // did you mean
+  CHECK_PROBLEM(probs, "comparisons[1]", "with itself");
+  CHECK_PROBLEM(probs, "comparisons[3]", "listed twice (also comparisons[2])");
+  const bool missing_b = has_problem(probs, "comparisons[4].b") || has_problem(probs, "comparisons[4]");
+  CHECK(missing_b);
+  CHECK(has_problem(probs, "comparisons[5].c"));
+  CHECK(has_problem(probs, "comparisons[6]"));
+  CHECK_FALSE(has_problem(probs, "comparisons[2]"));
+  spec["comparisons"] = "brl vs erm";
+  CHECK_PROBLEM(problems_of(spec, dir), "comparisons", "list");
+}

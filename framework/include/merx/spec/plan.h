@@ -168,6 +168,9 @@ struct Plan {
   std::filesystem::path output;                     // database file, absolute
   std::vector<std::filesystem::path> plugin_paths;  // absolute, existing folders
   std::vector<SweepPoint> points;
+  // The spec's `comparisons`: (A, B) selector pairs declared before the runs, the Holm family of
+  // `merx db compare --family` (merx/compare/compare.h). Stored with the experiment as part of `spec`.
+  std::vector<std::pair<std::string, std::string>> comparisons;
   std::vector<Fold> folds;
   std::vector<Group> groups;
   std::vector<Cell> cells;
