@@ -1,5 +1,6 @@
 // `merx db compare|merge|export` (issue 7; registered by add_db_command in db_cmd.cpp):
 //   compare A B [--vs BASE] --db FILE   paired comparison of methods (selectors: merx/compare/compare.h)
+//   compare --family --db FILE          the comparisons the spec declares, Holm over that family
 //   merge OUT IN...                     shard databases into one (merx/store/merge.h), then group metrics
 //   export --db FILE --format csv DIR | --format megc FILE|DIR   (merx/store/export.h)
 // Exit codes: 0 ok; 2 user errors (bad selector, refused pairing, conflicting cells, unusable files);
@@ -27,6 +28,7 @@ struct CompareArgs {
   std::vector<std::string> sides;
   int64_t bootstrap = 2000;
   uint64_t bootstrap_seed = 0;
+  bool family = false;
 };
 
 int compare_cmd(const CompareArgs& a) {
@@ -37,8 +39,13 @@ int compare_cmd(const CompareArgs& a) {
   opt.unit = a.unit == "target_seed" ? compare::Unit::TargetSeed : compare::Unit::Seed;
   opt.bootstrap = a.bootstrap;
   opt.bootstrap_seed = a.bootstrap_seed;
+  opt.family = a.family;
+  if (a.family && (!a.sides.empty() || !a.vs.empty()))
+    throw UserError("compare: --family takes the comparisons from the spec; give no selectors and no --vs");
   const auto cs =
-      compare::compare(store, a.sides, a.vs.empty() ? std::nullopt : std::optional<std::string>(a.vs), opt);
+      a.family ? compare::compare_family(store, opt)
+               : compare::compare(store, a.sides, a.vs.empty() ? std::nullopt : std::optional<std::string>(a.vs),
+                                  opt);
   if (a.format == "json")
     std::cout << compare::to_json(cs, opt).dump(2) << "\n";
   else
@@ -89,7 +96,10 @@ void add_db_compare_commands(CLI::App& db, Action& action) {
       "subjects from the stored predictions. Selector: KEY=VALUE[,KEY=VALUE...] with "
       "KEY experiment|variant|backbone|regularizer|augmenter|point|<param.path>, or a bare "
       "variant/experiment name");
-  c->add_option("selectors", ca->sides, "A B (A - B), or several with --vs BASELINE")->required();
+  c->add_option("selectors", ca->sides, "A B (A - B), or several with --vs BASELINE");
+  c->add_flag("--family", ca->family,
+              "Every comparison the spec's `comparisons` declares, Holm over that family (--experiment "
+              "names the spec when several declare one)");
   c->add_option("--vs", ca->vs, "Baseline selector: compare every selector with it");
   c->add_option("--db", ca->db, "Results database")->required();
   c->add_option("--metric", ca->metric, "uf1 | uar | acc (target-scope group figures)")->default_val("uf1");

@@ -134,7 +134,7 @@ std::string datasets_text(const std::string& json) {
 /// One side resolved: unit (target, seed) -> value, and its protocol / dataset list.
 struct Side {
   std::string text, protocol, datasets_json;
-  std::set<std::string> methods;
+  std::set<std::string> methods, experiments;
   std::map<std::pair<std::string, int64_t>, double> values;
   std::map<std::pair<std::string, int64_t>, int64_t> group_of;  // unit -> the group that measured it
   std::vector<std::string> notes;
@@ -155,6 +155,7 @@ Side resolve(const Selector& sel, const std::vector<GroupInfo>& all, const Store
   for (const auto* g : gs) {
     runs.insert({g->protocol, g->datasets_json});
     side.methods.insert(g->method.label());
+    side.experiments.insert(g->experiment);
   }
   if (runs.size() > 1) {
     std::string list;
@@ -501,6 +502,66 @@ Selector Selector::parse(const std::string& text) {
   return s;
 }
 
+namespace {
+
+// Holm over the comparisons of one call (each test separately; m = the comparisons with a defined p).
+void adjust_holm(std::vector<Comparison>& out) {
+  if (out.size() < 2) return;
+  std::vector<double> pt, pw;
+  std::vector<std::size_t> it, iw;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].t.p) pt.push_back(*out[i].t.p), it.push_back(i);
+    if (out[i].wilcoxon.p) pw.push_back(*out[i].wilcoxon.p), iw.push_back(i);
+  }
+  const auto ht = stats::holm(pt), hw = stats::holm(pw);
+  for (std::size_t k = 0; k < it.size(); ++k) out[it[k]].t_p_holm = ht[k];
+  for (std::size_t k = 0; k < iw.size(); ++k) out[iw[k]].wilcoxon_p_holm = hw[k];
+}
+
+// Says, per comparison, whether the experiments its groups come from declared it (an ad-hoc comparison
+// beside a declared family is post hoc, and its unadjusted p-value overstates).
+void note_declared(std::vector<Comparison>& out, const std::vector<std::set<std::string>>& experiments,
+                   const std::vector<Family>& families) {
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    Comparison& c = out[i];
+    for (const Family& f : families) {
+      if (!experiments[i].count(f.experiment)) continue;
+      const auto hit = std::find(f.comparisons.begin(), f.comparisons.end(), std::make_pair(c.a, c.b));
+      if (hit != f.comparisons.end())
+        c.notes.push_back("declared by experiment " + f.experiment + " as one of its " +
+                          std::to_string(f.comparisons.size()) +
+                          " comparisons; `--family` tests them all with Holm over the family");
+      else
+        c.notes.push_back("post hoc: not among the " + std::to_string(f.comparisons.size()) +
+                          " comparisons experiment " + f.experiment +
+                          " declares (`--family`); its p-value is not adjusted for them");
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Comparison> compare_pairs(const Store& store,
+                                      const std::vector<std::pair<std::string, std::string>>& pairs,
+                                      const Options& options) {
+  if (pairs.empty()) throw UserError("compare: no comparison to make");
+  const std::vector<GroupInfo> groups = load_groups(store, options);
+  std::optional<leaderboard::Leaderboard> lb;
+  std::vector<Comparison> out;
+  std::vector<std::set<std::string>> experiments;
+  for (const auto& [as, bs] : pairs) {
+    const Side a = resolve(Selector::parse(as), groups, store, options, lb);
+    const Side b = resolve(Selector::parse(bs), groups, store, options, lb);
+    out.push_back(pair_up(a, b, options));
+    if (options.bootstrap > 0) out.back().bootstrap = clustered_bootstrap(store, a, b, out.back(), options);
+    experiments.push_back(a.experiments);
+    experiments.back().insert(b.experiments.begin(), b.experiments.end());
+  }
+  adjust_holm(out);
+  if (!options.family) note_declared(out, experiments, declared_families(store));
+  return out;
+}
+
 std::vector<Comparison> compare(const Store& store, const std::vector<std::string>& sides,
                                 const std::optional<std::string>& baseline, const Options& options) {
   if (!baseline && sides.size() != 2)
@@ -508,30 +569,62 @@ std::vector<Comparison> compare(const Store& store, const std::vector<std::strin
                     std::to_string(sides.size()) + ")");
   if (baseline && sides.empty())
     throw UserError("compare: --vs needs at least one selector to compare with it");
-  std::vector<Selector> sel;
-  for (const auto& s : sides) sel.push_back(Selector::parse(s));
-  const Selector base = Selector::parse(baseline ? *baseline : sides[1]);
-  if (!baseline) sel.pop_back();
-  const std::vector<GroupInfo> groups = load_groups(store, options);
-  std::optional<leaderboard::Leaderboard> lb;
-  const Side b = resolve(base, groups, store, options, lb);
-  std::vector<Comparison> out;
-  for (const auto& s : sel) {
-    const Side a = resolve(s, groups, store, options, lb);
-    out.push_back(pair_up(a, b, options));
-    if (options.bootstrap > 0) out.back().bootstrap = clustered_bootstrap(store, a, b, out.back(), options);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (!baseline)
+    pairs.emplace_back(sides[0], sides[1]);
+  else
+    for (const auto& s : sides) pairs.emplace_back(s, *baseline);
+  return compare_pairs(store, pairs, options);
+}
+
+std::vector<Family> declared_families(const Store& store) {
+  // The newest stored spec of each experiment name (a spec edited later is a new experiment row).
+  std::map<std::string, Family> by_name;
+  store.query(
+      "SELECT name, json_extract(spec_json, '$.comparisons') FROM experiments ORDER BY id", {},
+      [&](const std::vector<SqlValue>& r) {
+        const std::string name = str(r[0]);
+        const auto j = nlohmann::json::parse(str(r[1]), nullptr, false);
+        Family f{name, {}};
+        if (j.is_array())
+          for (const auto& c : j)
+            if (c.is_object() && c.contains("a") && c.contains("b") && c["a"].is_string() && c["b"].is_string())
+              f.comparisons.emplace_back(c["a"].get<std::string>(), c["b"].get<std::string>());
+        by_name[name] = std::move(f);
+      });
+  std::vector<Family> out;
+  for (auto& [name, f] : by_name)
+    if (!f.comparisons.empty()) out.push_back(std::move(f));
+  return out;
+}
+
+std::vector<Comparison> compare_family(const Store& store, const Options& options) {
+  const std::vector<Family> all = declared_families(store);
+  const Family* f = nullptr;
+  std::string names;
+  for (const Family& x : all) {
+    names += (names.empty() ? "" : ", ") + x.experiment;
+    if (options.experiment && x.experiment == *options.experiment) f = &x;
   }
-  if (out.size() > 1) {
-    std::vector<double> pt, pw;
-    std::vector<std::size_t> it, iw;
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      if (out[i].t.p) pt.push_back(*out[i].t.p), it.push_back(i);
-      if (out[i].wilcoxon.p) pw.push_back(*out[i].wilcoxon.p), iw.push_back(i);
-    }
-    const auto ht = stats::holm(pt), hw = stats::holm(pw);
-    for (std::size_t k = 0; k < it.size(); ++k) out[it[k]].t_p_holm = ht[k];
-    for (std::size_t k = 0; k < iw.size(); ++k) out[iw[k]].wilcoxon_p_holm = hw[k];
+  if (options.experiment && !f)
+    throw UserError("compare --family: experiment " + *options.experiment +
+                    " declares no comparisons (its spec has no `comparisons`; experiments that do: " +
+                    (names.empty() ? std::string("none") : names) + ")");
+  if (!options.experiment) {
+    if (all.empty())
+      throw UserError("compare --family: no experiment in this database declares `comparisons` in its spec");
+    if (all.size() > 1)
+      throw UserError("compare --family: several experiments declare comparisons (" + names +
+                      "); name one with --experiment");
+    f = &all[0];
   }
+  Options o = options;
+  o.experiment = f->experiment;
+  o.family = true;
+  auto out = compare_pairs(store, f->comparisons, o);
+  for (auto& c : out)
+    c.notes.push_back("one of the " + std::to_string(out.size()) + " comparisons declared by experiment " +
+                      f->experiment + " (its spec's `comparisons`): the Holm family");
   return out;
 }
 
@@ -623,7 +716,8 @@ std::string render_text(const std::vector<Comparison>& cs, const Options& option
     for (const auto& n : c.notes) o << "note: " << n << "\n";
   }
   if (cs.size() > 1)
-    o << "\nHolm correction over the " << cs.size() << " comparisons (each test separately).\n";
+    o << "\nHolm correction over the " << cs.size() << " comparisons"
+      << (options.family ? " the spec declared (its family)" : "") << " (each test separately).\n";
   if (!cs.empty() && cs[0].unit == Unit::TargetSeed)
     o << "\nnote: the pairs are seeds x targets of the same runs, not independent samples (seeds share the "
          "data, targets share the training sources); read the p-values as descriptive, not as a formal test.\n";
@@ -683,6 +777,7 @@ nlohmann::json to_json(const std::vector<Comparison>& cs, const Options& options
   }
   return {{"metric", leaderboard::to_string(options.metric)},
           {"confidence", options.confidence},
+          {"family", options.family},
           {"independence_note", cs.empty() || cs[0].unit == Unit::Seed
                                     ? "unit: seed (mean over targets); seeds share the data"
                                     : "pairs are seeds x targets of the same runs, not independent samples"},

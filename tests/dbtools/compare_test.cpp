@@ -341,3 +341,69 @@ TEST_CASE("compare: the subject bootstrap resamples whole subjects, paired, with
   CHECK(same[0].bootstrap->share_not_positive == 1.0);
   CHECK(compare::to_json(c, opt).at("comparisons")[0].at("bootstrap").at("subjects") == 2);
 }
+
+TEST_CASE("compare --family: the comparisons the spec declared, Holm over all of them; others are post hoc") {
+  test::TempDir dir;
+  const std::string db = dir.file("cmp.sqlite");
+  {
+    Store s = Store::open(db);
+    // The experiment row add_runs would write, with the spec's declared family (same name and hash).
+    s.upsert_experiment({"study",
+                         {{"name", "study"},
+                          {"comparisons",
+                           {{{"a", "brl"}, {"b", "erm"}}, {{"a", "coral"}, {"b", "erm"}}, {{"a", "brl"}, {"b", "coral"}}}}},
+                         std::string(63, 'e') + 's'});
+    for (const auto& [variant, v] : kValues) add_runs(s, "study", "lodo", kTargets, variant, v);
+  }
+  Store s = Store::open(db, Store::Mode::ReadOnly);
+  compare::Options opt;
+  opt.bootstrap = 0;
+  const auto fams = compare::declared_families(s);
+  REQUIRE(fams.size() == 1);
+  CHECK(fams[0].experiment == "study");
+  CHECK(fams[0].comparisons.size() == 3);
+
+  const auto fam = compare::compare_family(s, opt);
+  REQUIRE(fam.size() == 3);
+  CHECK(fam[0].a == "brl");
+  CHECK(fam[2].b == "coral");
+  // Holm by hand for m = 3 over the unadjusted paired-t p-values.
+  std::vector<std::size_t> order = {0, 1, 2};
+  std::sort(order.begin(), order.end(), [&](auto x, auto y) { return *fam[x].t.p < *fam[y].t.p; });
+  double running = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    running = std::max(running, std::min(1.0, (3.0 - static_cast<double>(k)) * *fam[order[k]].t.p));
+    CHECK(*fam[order[k]].t_p_holm == doctest::Approx(running).epsilon(1e-12));
+  }
+  // The family-adjusted p of brl - erm is larger than its own p-value (three comparisons, not one).
+  const auto single = compare::compare(s, {"brl", "erm"}, std::nullopt, opt);
+  CHECK(*fam[0].t.p == doctest::Approx(*single[0].t.p).epsilon(1e-15));
+  CHECK(*fam[0].t_p_holm > *single[0].t.p);
+  const auto has_note = [](const compare::Comparison& c, const std::string& text) {
+    for (const auto& n : c.notes)
+      if (n.find(text) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has_note(fam[1], "the Holm family"));
+  CHECK(compare::render_text(fam, opt).find("the spec declared") == std::string::npos);  // opt.family unset
+  opt.family = true;
+  CHECK(compare::render_text(fam, opt).find("3 comparisons the spec declared") != std::string::npos);
+  opt.family = false;
+  CHECK(has_note(single[0], "declared by experiment study as one of its 3 comparisons"));
+  // Reversed order is a different comparison (A - B), not declared: post hoc.
+  const auto posthoc = compare::compare(s, {"coral", "brl"}, std::nullopt, opt);
+  CHECK(has_note(posthoc[0], "post hoc"));
+
+  opt.experiment = "nosuch";
+  CHECK_THROWS_WITH_AS(compare::compare_family(s, opt), doctest::Contains("declares no comparisons"), UserError);
+}
+
+TEST_CASE("compare --family refuses a database where no spec declares comparisons") {
+  test::TempDir dir;
+  Store s = Store::open(study_db(dir), Store::Mode::ReadOnly);
+  CHECK(compare::declared_families(s).empty());
+  CHECK_THROWS_WITH_AS(compare::compare_family(s, {}), doctest::Contains("no experiment"), UserError);
+  // Without a declared family there is nothing to say about post hoc.
+  for (const auto& n : compare::compare(s, {"brl", "erm"}, std::nullopt, {})[0].notes)
+    CHECK(n.find("post hoc") == std::string::npos);
+}

@@ -61,6 +61,7 @@ struct Options {
   Unit unit = Unit::Seed;
   int64_t bootstrap = 2000;     // subject-clustered bootstrap resamples; 0 = none
   uint64_t bootstrap_seed = 0;  // the resampling generator's seed (results are deterministic given it)
+  bool family = false;          // set by compare_family (the comparisons are the declared family)
 };
 
 /// One seed value measured on both sides: the metric's mean over the `targets` targets.
@@ -111,8 +112,32 @@ struct Comparison {
 /// Compares sides[0] with sides[1] (baseline empty, exactly two sides), or every side with `baseline`
 /// (Holm over them when more than one). UserError: bad selector, a selector matching no finished group,
 /// pairing refused (protocol / dataset list), a side with two groups for one unit, no common unit.
+/// When an experiment the groups come from declares comparisons (a Family), each comparison gets a note
+/// saying whether it is one of them or post hoc.
 std::vector<Comparison> compare(const Store& store, const std::vector<std::string>& sides,
                                 const std::optional<std::string>& baseline, const Options& options);
+
+/// The same for any list of (A, B) selector pairs (A - B each), Holm over all of them when more than one.
+/// UserError as compare(), and for an empty list.
+std::vector<Comparison> compare_pairs(const Store& store,
+                                      const std::vector<std::pair<std::string, std::string>>& pairs,
+                                      const Options& options);
+
+/// The Holm family a spec declares (issue 16): its top-level `comparisons`, [{"a": SEL, "b": SEL}, ...]
+/// (docs/spec.md), as stored with the experiment. Declaring them before the runs fixes the family, so that
+/// the correction covers every comparison the study makes, not the ones chosen after seeing results.
+struct Family {
+  std::string experiment;
+  std::vector<std::pair<std::string, std::string>> comparisons;  // (A, B) in spec order
+};
+
+/// One Family per experiment name whose newest stored spec declares comparisons (sorted by name).
+std::vector<Family> declared_families(const Store& store);
+
+/// `merx db compare --family`: every comparison the family of Options::experiment declares (or of the only
+/// experiment that declares one), Holm over the whole family, groups of that experiment only.
+/// UserError: no experiment declares comparisons, the named one does not, several do and none is named.
+std::vector<Comparison> compare_family(const Store& store, const Options& options);
 
 /// Human-readable report: per comparison the pairs, the mean difference with its interval, both tests (and
 /// Holm-adjusted p-values), and the note that seeds x targets are not independent samples.
