@@ -1,7 +1,8 @@
-// `merx synth --preset tiny|default --out DIR [--seed N] [--sources DIR] [--jobs N] [--force]`: writes the
-// demo corpus (merx/synth/synth.h, docs/demo-corpus.md) and prints what it wrote per domain. Reads the face
-// sources that tools/fetch-faces put into the cache; never downloads anything. A missing source is a warning;
-// no source at all, an unknown preset or a non-empty OUT are user errors (exit 2).
+// `merx synth --preset tiny|default|shift|shift_invariant|shift_tiny --out DIR [--seed N] [--sources DIR]
+// [--jobs N] [--force] [--no-twins]`: writes the demo corpus (merx/synth/synth.h, docs/demo-corpus.md) and
+// prints what it wrote per domain. Reads the face sources that tools/fetch-faces put into the cache; never
+// downloads anything. A missing source is a warning; no source at all, an unknown preset or a non-empty OUT
+// are user errors (exit 2).
 #include <iostream>
 #include <thread>
 
@@ -20,7 +21,7 @@ struct SynthArgs {
   std::string preset = "tiny", out, sources;
   uint64_t seed = 1;
   int jobs = 0;
-  bool force = false;
+  bool force = false, no_twins = false;
 };
 
 int run_synth(const SynthArgs& args) {
@@ -30,6 +31,7 @@ int run_synth(const SynthArgs& args) {
   o.out = args.out;
   o.sources = args.sources;
   o.replace = args.force;
+  o.counterfactual_twins = !args.no_twins;
   o.threads = args.jobs > 0 ? args.jobs : static_cast<int>(std::thread::hardware_concurrency());
   o.warn = [](const std::string& w) { spdlog::warn("{}", w); };
   std::unique_ptr<Progress> progress;
@@ -71,7 +73,10 @@ void add_synth_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<SynthArgs>();
   auto* cmd =
       app.add_subcommand("synth", "Generate the demo corpus (three domains like CASME II, SAMM, SMIC-HS)");
-  cmd->add_option("--preset", args->preset, "tiny (tests, seconds) or default (about 150 clips per domain)")
+  cmd->add_option(
+         "--preset", args->preset,
+         "tiny (tests, seconds), default (about 150 clips per domain), shift / shift_invariant (default with "
+         "a declared domain shift and counterfactual twins; docs/demo-corpus.md), shift_tiny")
       ->check(CLI::IsMember(synth::preset_names()))
       ->capture_default_str();
   cmd->add_option("--out", args->out, "Output folder (new or empty; see --force)")->required();
@@ -82,6 +87,8 @@ void add_synth_command(CLI::App& app, Action& action) {
   cmd->add_option("--jobs", args->jobs, "Worker threads (default: every core)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--force", args->force, "Replace a corpus that merx synth wrote into --out before");
+  cmd->add_flag("--no-twins", args->no_twins,
+                "shift presets: leave out the counterfactual twins <domain>_cf (the same corpus otherwise)");
   cmd->callback([args, &action] { action = [args] { return run_synth(*args); }; });
 }
 

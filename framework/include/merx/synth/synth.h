@@ -11,6 +11,8 @@
 //   OUT/samm_like/SAMM/{SSS}/{clip}/{SSS}_{NNNNN}.jpg             + SAMM_Micro_FACS_Codes_v2.xlsx (samm)
 //   OUT/smic_like/HS/{subject}/micro/{emotion}/{clip}/image{NNNNNN}.bmp                           (smic_hs)
 //   OUT/<domain>/openface/<subject>/<clip>.csv   OpenFace-style AU intensities per frame (noisy, see docs)
+//   shift presets: OUT/<domain>_cf/...   the counterfactual twin of each domain (the nod toggled), same
+//   layout
 // The output is a pure function of (preset, seed, source files): the same inputs give byte-identical files
 // whatever the thread count (every clip draws from its own seeded generator; workbooks carry a fixed date).
 #pragma once
@@ -34,16 +36,20 @@ const std::vector<std::string>& source_files();
 /// <cache>/faces, the cache folder being $MERX_CACHE_DIR, else $XDG_CACHE_HOME/merx, else ~/.cache/merx.
 std::filesystem::path default_sources_dir();
 
-/// "tiny", "default".
+/// "tiny", "default", "shift", "shift_invariant", "shift_tiny" (docs/demo-corpus.md, "Presets" and "The
+/// `shift` preset": the shift presets add a declared domain shift and counterfactual twin datasets).
 const std::vector<std::string>& preset_names();
 
 struct SynthOptions {
-  std::string preset = "tiny";    // tiny | default
+  std::string preset = "tiny";    // tiny | default | shift | shift_invariant | shift_tiny
   uint64_t seed = 1;              // any value; the corpus is a function of (preset, seed, sources)
   std::filesystem::path out;      // created; must be absent or empty unless `replace`
   std::filesystem::path sources;  // folder holding source_files(); empty = default_sources_dir()
   bool replace = false;           // replace a corpus that merx synth wrote before (OUT/synth.json present)
   int threads = 0;                // TBB worker threads; 0 = every core
+  /// shift presets: also write the counterfactual twins `<domain>_cf` (listed in datasets.json with
+  /// "counterfactual_of"); false leaves them out and changes nothing else.
+  bool counterfactual_twins = true;
   /// Called after each clip is written with (clips done, clips in all); calls are serialised.
   std::function<void(size_t, size_t)> progress;
   /// Called with each warning (a missing or unusable source); may be empty.
@@ -51,7 +57,8 @@ struct SynthOptions {
 };
 
 struct DomainSummary {
-  std::string name;     // casme2_like, samm_like, smic_like (the dataset name in datasets.json)
+  std::string name;     // casme2_like, samm_like, smic_like (the dataset name in datasets.json); shift
+                        // presets: then casme2_like_cf, samm_like_cf, smic_like_cf (the twins)
   std::string adapter;  // casme2, samm, smic_hs
   size_t clips = 0;     // clips written (native labels, `others` included)
   size_t subjects = 0;  // distinct subjects
@@ -60,7 +67,7 @@ struct DomainSummary {
 };
 
 struct SynthSummary {
-  std::vector<DomainSummary> domains;        // in the order casme2_like, samm_like, smic_like
+  std::vector<DomainSummary> domains;        // in the order casme2_like, samm_like, smic_like (+ twins)
   std::vector<std::string> sources_used;     // file names of source_files() that gave at least one face
   std::vector<std::string> sources_missing;  // absent or unusable (the reason went to SynthOptions::warn)
   std::vector<std::string> base_faces;       // the base images, e.g. "hopper", "video@12.4s"
