@@ -19,7 +19,7 @@
 //   AU error   RMSE between the AU condition of each candidate and the AU vector the plugin's ridge estimator
 //              (pixels -> 12 AUs, fitted on real clips only; G never trains against it) reads off it, vs the
 //              same estimator on real held-out clips (artifact quality.au_rmse_*).
-//   acceptance accepted / drawn candidates of the quality gate (artifact quality.gate).
+//   acceptance share of the drawn candidates that pass the quality gate's threshold (artifact quality.gate).
 // Configurations: generator gan at steps 150 / 500 / 2000 (--steps a,b,c), the same at 500 steps with the
 // gate switched off (gate_confidence 0, gate_min_* 0: what the generator makes before selection), and
 // generator proto_noise. torch on 1 intra-op thread; fit time = thread CPU time of fit() + extend().
@@ -326,7 +326,7 @@ int main(int argc, char** argv) {
     double drawn = 0, accepted = 0;
     for (const auto& e : q["gate"]) {
       drawn += e["drawn"].get<double>();
-      accepted += e["accepted"].get<double>();
+      accepted += e.contains("passed_threshold") ? e["passed_threshold"].get<double>() : e["accepted"].get<double>();
     }
     const double au_gen = q.value("au_rmse_generated", NAN), au_real = q.value("au_rmse_real_heldout", NAN);
     std::printf("  overall: accuracy real B %.3f, generated %s (ratio %s, goal >= 0.8); diversity ratio (mean over "
