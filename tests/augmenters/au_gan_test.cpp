@@ -3,6 +3,7 @@
 // and counted, the in-process fit cache, and — through the engine's run_cell — that the GAN never sees a
 // test-fold sample. Expected counts are worked out by hand in each test. Small GAN settings keep it fast.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -15,6 +16,7 @@
 
 #include "merx/augmenter.h"
 #include "merx/engine/cell.h"
+#include "merx/preprocessing/stages.h"
 #include "merx/plugins/registry.h"
 #include "merx/spec/params_check.h"
 
@@ -282,4 +284,142 @@ TEST_CASE("au_gan gate rejects a collapsed generator and warnings() names the so
   CHECK(w[0].find("'src0'") != std::string::npos);
   CHECK(w[0].find("'positive'") != std::string::npos);
   CHECK(aug->artifacts()["quality"]["gate"][0]["passed"] == false);
+}
+
+namespace {
+
+// Optical strain by hand (methods.md §4): eps = sqrt(u_x² + v_y² + ½(u_y + v_x)²), each derivative the
+// central difference (f[i+1] − f[i−1]) / 2 with the border pixel repeated (so (f[1] − f[0]) / 2 at an edge).
+std::vector<std::vector<double>> hand_strain(const std::vector<std::vector<double>>& u,
+                                             const std::vector<std::vector<double>>& v) {
+  const int h = static_cast<int>(u.size()), w = static_cast<int>(u[0].size());
+  auto at = [](const std::vector<std::vector<double>>& f, int i, int j) {
+    const int hh = static_cast<int>(f.size()), ww = static_cast<int>(f[0].size());
+    return f[static_cast<size_t>(std::clamp(i, 0, hh - 1))][static_cast<size_t>(std::clamp(j, 0, ww - 1))];
+  };
+  std::vector<std::vector<double>> e(static_cast<size_t>(h), std::vector<double>(static_cast<size_t>(w)));
+  for (int i = 0; i < h; ++i)
+    for (int j = 0; j < w; ++j) {
+      const double ux = (at(u, i, j + 1) - at(u, i, j - 1)) / 2, uy = (at(u, i + 1, j) - at(u, i - 1, j)) / 2;
+      const double vx = (at(v, i, j + 1) - at(v, i, j - 1)) / 2, vy = (at(v, i + 1, j) - at(v, i - 1, j)) / 2;
+      e[static_cast<size_t>(i)][static_cast<size_t>(j)] = std::sqrt(ux * ux + vy * vy + 0.5 * (uy + vx) * (uy + vx));
+    }
+  return e;
+}
+
+using Field = std::vector<std::vector<double>>;
+Field field(int n, double (*f)(int, int)) {
+  Field r(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n)));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) r[static_cast<size_t>(i)][static_cast<size_t>(j)] = f(i, j);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("au_gan computes a generated sample's strain from its u, v as the recipe's optical strain, scaled") {
+  // flow_strain channels; k = 1 and 0 steps, so the one generated `positive` sample has (u, v) = the mean of
+  // the two positive clips' hand-built fields. Every real clip's strain channel is 2 x its hand strain, so the
+  // fitted strain scale is exactly 2 and the generated strain must be 2 x hand_strain(mean u, mean v) — not
+  // the mean of the real strains. Interior: the fields' derivatives are exact under central differences and
+  // cv::Sobel /8 alike (x-derivatives linear in the row, y-derivatives linear in the column), so the recipe's
+  // own optical_strain (framework/preprocessing) and the analytic derivatives give the same value there.
+  const int n = 8;
+  const Field u1 = field(n, [](int i, int j) { return 0.1 * j + 0.05 * i * j; });
+  const Field v1 = field(n, [](int i, int) { return 0.02 * i * i; });
+  const Field u2 = field(n, [](int, int j) { return -0.1 * j; });
+  const Field v2 = field(n, [](int i, int j) { return 0.3 * i + 0.01 * j * j; });
+  torch::manual_seed(21);
+  std::vector<Field> us = {u1, u2}, vs = {v1, v2};
+  for (int r = 0; r < 3; ++r) {  // three negative clips: random fields
+    const torch::Tensor t = torch::randn({2, n, n}).to(torch::kDouble);
+    Field a(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n))), b = a;
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        a[static_cast<size_t>(i)][static_cast<size_t>(j)] = t[0][i][j].item<double>();
+        b[static_cast<size_t>(i)][static_cast<size_t>(j)] = t[1][i][j].item<double>();
+      }
+    us.push_back(a);
+    vs.push_back(b);
+  }
+  merx::SampleSet train;
+  train.x = torch::zeros({5, 3, n, n});
+  for (int s = 0; s < 5; ++s) {
+    const Field e = hand_strain(us[static_cast<size_t>(s)], vs[static_cast<size_t>(s)]);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        train.x[s][0][i][j] = us[static_cast<size_t>(s)][static_cast<size_t>(i)][static_cast<size_t>(j)];
+        train.x[s][1][i][j] = vs[static_cast<size_t>(s)][static_cast<size_t>(i)][static_cast<size_t>(j)];
+        train.x[s][2][i][j] = 2 * e[static_cast<size_t>(i)][static_cast<size_t>(j)];
+      }
+  }
+  train.y = torch::tensor(std::vector<int64_t>{1, 1, 0, 0, 0}, torch::kLong);
+  train.domain = torch::zeros({5}, torch::kLong);
+  train.au_ids = {12};
+  train.au = torch::tensor(std::vector<float>{3, 3, 1, 1, 1}).view({5, 1});
+  merx::AugmenterSetup st = setup(1);
+  st.channels = {"u", "v", "strain"};
+  auto aug = make(fast_with({{"steps", 0}, {"k", 1}}));
+  aug->fit(st, train);
+  const merx::SampleSet more = aug->extend(train);
+  REQUIRE(more.y.numel() == 1);  // target max = 3: one more positive
+  CHECK(more.y[0].item<int64_t>() == 1);
+  CHECK(aug->artifacts()["fit"]["strain_scale"].get<double>() == doctest::Approx(2.0).epsilon(1e-6));
+  Field um(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n))), vm = um;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      um[static_cast<size_t>(i)][static_cast<size_t>(j)] = (u1[static_cast<size_t>(i)][static_cast<size_t>(j)] + u2[static_cast<size_t>(i)][static_cast<size_t>(j)]) / 2;
+      vm[static_cast<size_t>(i)][static_cast<size_t>(j)] = (v1[static_cast<size_t>(i)][static_cast<size_t>(j)] + v2[static_cast<size_t>(i)][static_cast<size_t>(j)]) / 2;
+    }
+  const Field e = hand_strain(um, vm);
+  cv::Mat flow(n, n, CV_32FC2);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      flow.at<cv::Vec2f>(i, j) = cv::Vec2f(static_cast<float>(um[static_cast<size_t>(i)][static_cast<size_t>(j)]),
+                                           static_cast<float>(vm[static_cast<size_t>(i)][static_cast<size_t>(j)]));
+  const cv::Mat recipe = merx::prep::optical_strain(flow);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const double g = more.x[0][2][i][j].item<double>();
+      CHECK(more.x[0][0][i][j].item<double>() == doctest::Approx(um[static_cast<size_t>(i)][static_cast<size_t>(j)]).epsilon(1e-5));
+      CHECK(g == doctest::Approx(2 * e[static_cast<size_t>(i)][static_cast<size_t>(j)]).epsilon(1e-5));
+      if (i > 0 && j > 0 && i < n - 1 && j < n - 1) {
+        // mean field: u = 0.025 i j, v = 0.01 i² + 0.15 i + 0.005 j² -> u_x = 0.025 i, u_y = 0.025 j,
+        // v_x = 0.01 j, v_y = 0.02 i + 0.15.
+        const double ux = 0.025 * i, uy = 0.025 * j, vx = 0.01 * j, vy = 0.02 * i + 0.15;
+        const double analytic = std::sqrt(ux * ux + vy * vy + 0.5 * (uy + vx) * (uy + vx));
+        CHECK(g == doctest::Approx(2 * analytic).epsilon(1e-5));
+        CHECK(g == doctest::Approx(2 * recipe.at<float>(i, j)).epsilon(1e-4));
+      }
+    }
+}
+
+TEST_CASE("au_gan generator proto_noise draws prototype + the cluster's per-pixel noise, balanced to a count") {
+  // One source, 30 / 4 / 3 clips, target 12: by hand 0 / 8 / 9 generated (the 30 kept). k = 1, so each class
+  // is one cluster: prototype = mean of its clips, declared noise = their per-pixel (unbiased) standard
+  // deviation. Every generated pixel's z = (x − prototype) / sd must be a standard normal draw: |z| < 5.5
+  // everywhere and, over the 17 x 192 values, mean within 0.1 of 0 and standard deviation within 0.1 of 1.
+  const merx::SampleSet train = samples({{30, 4, 3}});
+  auto aug = make(fast_with({{"generator", "proto_noise"}, {"k", 1}, {"target", "12"}}));
+  merx::AugmenterSetup st = setup(1);
+  st.channels = {"a", "b", "c"};
+  aug->fit(st, train);
+  const merx::SampleSet more = aug->extend(train);
+  const auto t = tally(train, more);
+  CHECK(t.at({0, 0}) == 30);
+  CHECK(t.at({0, 1}) == 12);
+  CHECK(t.at({0, 2}) == 12);
+  REQUIRE(more.y.numel() == 17);
+  std::vector<torch::Tensor> zs;
+  for (int64_t c : {1, 2}) {
+    const torch::Tensor real = train.x.index_select(0, (train.y == c).nonzero().squeeze(1)).to(torch::kDouble);
+    const torch::Tensor proto = real.sum(0) / static_cast<double>(real.size(0));
+    const torch::Tensor sd = ((real - proto).pow(2).sum(0) / static_cast<double>(real.size(0) - 1)).sqrt();
+    const torch::Tensor gen = more.x.index_select(0, (more.y == c).nonzero().squeeze(1)).to(torch::kDouble);
+    zs.push_back(((gen - proto) / sd).flatten());
+  }
+  const torch::Tensor z = torch::cat(zs);
+  CHECK(z.abs().max().item<double>() < 5.5);
+  CHECK(std::abs(z.mean().item<double>()) < 0.1);
+  CHECK(std::abs(z.std().item<double>() - 1.0) < 0.1);
 }

@@ -186,6 +186,39 @@ TEST_CASE("oversample balances classes within each source domain with copies of 
   CHECK((pm.y == 2).sum().item<int64_t>() == 3);
 }
 
+TEST_CASE("oversample target median, max and a count bring each source's present classes to that count") {
+  // Domain 0: class 0 x6, class 1 x1, class 2 x3; domain 1: class 0 x2, class 1 x5 (class 2 absent).
+  // By hand: median: domain 0 sorted counts 1 3 6 -> 3, so +2 of class 1; domain 1 counts 2 5 -> upper middle
+  // 5, so +3 of class 0. max: domain 0 -> 6: +5 of class 1, +3 of class 2; domain 1 -> 5: +3 of class 0.
+  // count 4: domain 0 +3 of class 1, +1 of class 2 (class 0 kept at 6); domain 1 +2 of class 0 (class 1 kept
+  // at 5); the absent class 2 of domain 1 stays absent in every case.
+  std::vector<int64_t> y = {0, 0, 0, 0, 0, 0, 1, 2, 2, 2, 0, 0, 1, 1, 1, 1, 1};
+  std::vector<int64_t> d = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
+  const int64_t n = static_cast<int64_t>(y.size());
+  const Tensor x = torch::arange(n, torch::kFloat).view({n, 1, 1, 1}).expand({n, 1, 2, 2}).contiguous();
+  const merx::SampleSet train = batch_of(x, y, d);
+  using Counts = std::map<std::pair<int64_t, int64_t>, int>;
+  auto added = [&](const json& params) {
+    auto os = make<merx::Augmenter>("oversample", params);
+    os->fit(setup_for(2, 3), train);
+    const merx::SampleSet more = os->extend(train);
+    Counts c;
+    for (int64_t i = 0; i < more.y.numel(); ++i) {
+      const int64_t row = static_cast<int64_t>(more.x[i][0][0][0].item<float>());
+      CHECK(more.y[i].item<int64_t>() == y[static_cast<size_t>(row)]);  // a copy of its own class and source
+      CHECK(more.domain[i].item<int64_t>() == d[static_cast<size_t>(row)]);
+      ++c[{more.domain[i].item<int64_t>(), more.y[i].item<int64_t>()}];
+    }
+    return c;
+  };
+  CHECK(added({{"target", "median"}}) == Counts{{{0, 1}, 2}, {{1, 0}, 3}});
+  CHECK(added({{"target", "max"}}) == Counts{{{0, 1}, 5}, {{0, 2}, 3}, {{1, 0}, 3}});
+  CHECK(added(json::object()) == added({{"target", "max"}}));  // the default is max (balance to the largest)
+  CHECK(added({{"target", "4"}}) == Counts{{{0, 1}, 3}, {{0, 2}, 1}, {{1, 0}, 2}});
+  CHECK_THROWS(make<merx::Augmenter>("oversample", {{"target", "mean"}}));
+  CHECK_THROWS(make<merx::Augmenter>("oversample", {{"target", "0"}}));
+}
+
 TEST_CASE("mixup mixes each sample with a same-class partner from another domain, lambda ~ Beta") {
   // Samples are random 8-value images: domain 0 rows 0..3, domain 1 rows 4..7, all class 0; row 8 (class 1)
   // has no partner and must stay exact. For each output, lambda is recovered by least squares against every

@@ -751,7 +751,7 @@ class AuGan final : public merx::Augmenter {
       for (size_t j : ids) sizes.push_back(static_cast<double>(cl[j].size));
       std::discrete_distribution<size_t> pick(sizes.begin(), sizes.end());
       std::vector<torch::Tensor> accepted, cands, conds;
-      int64_t n_acc = 0, drawn = 0;
+      int64_t n_acc = 0, drawn = 0, n_pass = 0;  // n_pass: candidates over the threshold, kept or not
       const int64_t budget = s_.max_draws * m;
       while (n_acc < m && drawn < budget) {
         const int64_t r = std::min<int64_t>(std::max<int64_t>(m - n_acc, 16), budget - drawn);
@@ -779,6 +779,7 @@ class AuGan final : public merx::Augmenter {
         const torch::Tensor ok = conf >= s_.gate_confidence;
         const torch::Tensor ok_idx = ok.nonzero().squeeze(1);
         const int64_t take = std::min<int64_t>(ok_idx.numel(), m - n_acc);
+        n_pass += ok_idx.numel();
         accepted.push_back(xg.index_select(0, ok_idx.narrow(0, 0, take)));
         n_acc += take;
         drawn += r;
@@ -794,9 +795,11 @@ class AuGan final : public merx::Augmenter {
         if (ya[i] == c && group_of(i) == g) real_idx.push_back(i);
       const double div_real = mean_pairwise(rows(x, real_idx));
       const double div_gen = mean_pairwise(acc.size(0) >= 2 ? acc : cand);
-      const double acceptance = static_cast<double>(n_acc) / static_cast<double>(std::max<int64_t>(drawn, 1));
+      // Acceptance = the share of drawn candidates that pass the threshold (not the share kept: rounds draw
+      // at least 16, so accepted / drawn would be at most missing / 16 and fail every small class).
+      const double acceptance = static_cast<double>(n_pass) / static_cast<double>(std::max<int64_t>(drawn, 1));
       json e = {{"domain", gname},        {"class", cname},           {"real", count[static_cast<size_t>(g)][static_cast<size_t>(c)]},
-                {"missing", m},           {"drawn", drawn},           {"accepted", n_acc},
+                {"missing", m},           {"drawn", drawn},           {"accepted", n_acc},  {"passed_threshold", n_pass},
                 {"acceptance", acceptance}, {"diversity_generated", div_gen}, {"diversity_real", div_real}};
       if (have_ridge) {
         const double se = (ridge.predict(cand) - torch::cat(conds).to(torch::kDouble)).pow(2).sum().item<double>();
@@ -887,7 +890,7 @@ class AuGan final : public merx::Augmenter {
 }  // namespace
 
 MERX_PLUGIN(
-    merx::Augmenter, AuGan, "au_gan", "2.0.0",
+    merx::Augmenter, AuGan, "au_gan", "2.0.1",
     "AU-guided conditional GAN: K-means AU clusters per source and class give prototypes; G learns the "
     "variation around them (projection critic, DiffAugment); a frozen-classifier quality gate; balances "
     "each source's classes to a declared target (merx's instantiation of the seed paper, methods.md §6)",

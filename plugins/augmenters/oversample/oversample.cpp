@@ -1,13 +1,17 @@
 // `oversample`: class-balanced resampling with replacement, once per cell.
 //
-// Balancing follows the same rule as `au_gan` so the two compare fairly: by default per source domain —
-// within each source, every class below that source's largest class gets copies of its own samples drawn
-// uniformly with replacement until it has as many; copies keep their source's domain id, so the
+// Balancing follows the same rule as `au_gan` so the two compare fairly (the matched control): by default per
+// source domain — within each source, every present class below the source's `target` count (median of its
+// present classes' counts, the upper middle one for an even number; max; or a positive count, as au_gan's
+// `target`) gets copies of its own samples drawn uniformly with replacement until it has that many (larger
+// classes are kept as they are); copies keep their source's domain id, so the
 // domain-balanced sampler and the regularizers see no new domain. With balance = "pooled" the classes are
 // balanced over all sources together (copies still carry the domain of the sample they copy). A class with no
 // sample in a source cannot be resampled there and stays absent.
 // Output of extend(): the copies only, x [M, C, H, W], y [M], domain [M], au [M, A] when defined.
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <map>
 #include <utility>
 #include <vector>
@@ -22,7 +26,21 @@ namespace {
 
 class Oversample final : public merx::Augmenter {
  public:
-  explicit Oversample(const merx::Params& p) : pooled_(p.string("balance") == "pooled") {}
+  explicit Oversample(const merx::Params& p)
+      : pooled_(p.string("balance") == "pooled"), target_(p.string("target")) {
+    if (target_ != "median" && target_ != "max") {
+      size_t used = 0;
+      long long v = -1;
+      try {
+        v = std::stoll(target_, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != target_.size() || v < 1)
+        throw std::invalid_argument("oversample: target must be median, max or a positive count, not '" +
+                                    target_ + "'");
+    }
+  }
 
   merx::AugmenterMode mode() const override { return merx::AugmenterMode::Extend; }
 
@@ -40,11 +58,15 @@ class Oversample final : public merx::Augmenter {
       rows[pooled_ ? 0 : d[i].item<int64_t>()][y[i].item<int64_t>()].push_back(i);
     std::vector<int64_t> picks;
     for (const auto& [group, by_class] : rows) {
-      size_t largest = 0;
-      for (const auto& [c, r] : by_class) largest = std::max(largest, r.size());
+      std::vector<int64_t> counts;
+      for (const auto& [c, r] : by_class) counts.push_back(static_cast<int64_t>(r.size()));
+      std::sort(counts.begin(), counts.end());
+      const int64_t t = target_ == "max"      ? counts.back()
+                        : target_ == "median" ? counts[counts.size() / 2]
+                                              : std::stoll(target_);
       for (const auto& [c, r] : by_class) {
-        const int64_t need = static_cast<int64_t>(largest - r.size());
-        if (need == 0) continue;
+        const int64_t need = t - static_cast<int64_t>(r.size());
+        if (need <= 0) continue;
         const torch::Tensor draw =
             at::randint(static_cast<int64_t>(r.size()), {need}, gen_, torch::TensorOptions().dtype(torch::kLong));
         const auto* p = draw.data_ptr<int64_t>();
@@ -63,13 +85,18 @@ class Oversample final : public merx::Augmenter {
 
  private:
   bool pooled_;
+  std::string target_;
   at::Generator gen_;
 };
 
 }  // namespace
 
-MERX_PLUGIN(merx::Augmenter, Oversample, "oversample", "1.0.0",
+MERX_PLUGIN(merx::Augmenter, Oversample, "oversample", "1.1.0",
             "Class-balanced resampling with replacement, per source domain (as au_gan balances)",
             merx::ParamDecl::string("balance", "source")
                 .one_of({"source", "pooled"})
-                .doc_line("balance classes within each source domain, or over all sources pooled"))
+                .doc_line("balance classes within each source domain, or over all sources pooled"),
+            merx::ParamDecl::string("target", "max")
+                .doc_line("count each present class is brought to: median (of the group's present classes, the "
+                          "upper middle one for an even number), max, or a positive count; larger classes are "
+                          "kept (au_gan's `target`)"))
