@@ -159,10 +159,11 @@ void evaluate_twins(Model& model, const CellConfig& config, const CellData& data
   }
   for (const auto& [name, keys] : cf.unmatched)
     if (!keys.empty())
-      spdlog::warn("{}: counterfactual twin `{}`: {} clip{} without a partner (e.g. {}); counted as "
-                   "counterfactual_unmatched, left out of shortcut_flip_rate",
-                   config.label.empty() ? "cell" : config.label, name, keys.size(), keys.size() == 1 ? "" : "s",
-                   keys.front());
+      spdlog::warn(
+          "{}: counterfactual twin `{}`: {} clip{} without a partner (e.g. {}); counted as "
+          "counterfactual_unmatched, left out of shortcut_flip_rate",
+          config.label.empty() ? "cell" : config.label, name, keys.size(), keys.size() == 1 ? "" : "s",
+          keys.front());
   for (const auto& key : late) spdlog::warn("{}: counterfactual pair of {} not evaluated", config.label, key);
   MetricRow rate{MetricScope::Fold, "", "shortcut_flip_rate", std::nullopt, std::nullopt, "", n, 0};
   if (n > 0)
@@ -178,13 +179,11 @@ void evaluate_twins(Model& model, const CellConfig& config, const CellData& data
     unmatched[name] = keys;
     u += static_cast<int64_t>(keys.size());
   }
-  r.metrics.push_back({MetricScope::Fold, "", "counterfactual_unmatched", std::nullopt, static_cast<double>(u),
-                       "clips without a partner", u, 0});
-  r.artifacts.push_back({"engine.counterfactual",
-                         {{"datasets", cf.twin_datasets},
-                          {"flips", flips},
-                          {"pairs", pairs},
-                          {"unmatched", unmatched}}});
+  r.metrics.push_back({MetricScope::Fold, "", "counterfactual_unmatched", std::nullopt,
+                       static_cast<double>(u), "clips without a partner", u, 0});
+  r.artifacts.push_back(
+      {"engine.counterfactual",
+       {{"datasets", cf.twin_datasets}, {"flips", flips}, {"pairs", pairs}, {"unmatched", unmatched}}});
 }
 
 }  // namespace

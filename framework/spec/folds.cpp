@@ -72,7 +72,8 @@ void pair_twins(const LabelledSamples& samples, FoldSplit& out) {
   std::vector<std::string> extra;
   for (const auto& [original, ix] : index)
     for (const auto& [lk, fs] : ix)
-      if (tested[original].count(fs.sample->subject) && !paired[original].count(lk)) extra.push_back(fs.sample->key);
+      if (tested[original].count(fs.sample->subject) && !paired[original].count(lk))
+        extra.push_back(fs.sample->key);
   std::sort(extra.begin(), extra.end());
   out.counterfactual_unmatched = std::move(missing);
   out.counterfactual_unmatched.insert(out.counterfactual_unmatched.end(), extra.begin(), extra.end());
@@ -147,7 +148,7 @@ std::map<std::string, int64_t> kfold_subject_assignment(const LabelledSamples& s
   for (const auto& d : samples.datasets)
     if (!samples.twins.count(d.dataset))  // twins are no domains: their subjects are in no fold
       for (const auto& s : d.samples)
-      if (s.label && samples.class_index(*s.label) >= 0) ++count[s.global_subject];
+        if (s.label && samples.class_index(*s.label) >= 0) ++count[s.global_subject];
   std::vector<std::pair<std::string, int64_t>> order(count.begin(), count.end());  // sorted by id
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   std::vector<int64_t> load(static_cast<size_t>(k), 0);

@@ -58,8 +58,8 @@ void check_twins(const json& datasets, Findings& out);
 /// `twins`: twin name -> the name its `counterfactual_of` gives (string values only). Twins are no domains:
 /// not counted for min_datasets, not default lodo targets, refused as lodo targets and hde sources/targets.
 std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<std::string>& names,
-                                           size_t dataset_count, const std::map<std::string, std::string>& twins,
-                                           Findings& out);
+                                           size_t dataset_count,
+                                           const std::map<std::string, std::string>& twins, Findings& out);
 std::vector<int64_t> check_seeds(const json& doc, Findings& out);
 fs::path check_output(const json& doc, const fs::path& base_dir, Findings& out);
 std::vector<fs::path> check_plugin_paths(const json& doc, const fs::path& base_dir, Findings& out);

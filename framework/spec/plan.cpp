@@ -286,7 +286,8 @@ json cell_document(const Plan& plan, const SweepPoint& pt, const Fold& fold, int
   json j = pt.content;
   std::vector<std::string> names = fold.train;
   names.insert(names.end(), fold.test.begin(), fold.test.end());
-  for (const auto& t : fold.test)  // a twin of a test dataset is predicted by this cell (identity: its content)
+  // A twin of a test dataset is predicted by this cell: its content is part of the identity.
+  for (const auto& t : fold.test)
     if (const DatasetSpec* twin = plan.twin_of(t)) names.push_back(twin->name);
   j["v"] = kIdentityVersion;
   j["fold"] = fold.content;

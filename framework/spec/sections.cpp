@@ -56,8 +56,9 @@ std::string twin_refusal(const std::string& n, const std::map<std::string, std::
   auto t = twins.find(n);
   if (t == twins.end()) return "";
   return "`" + n + "` is the counterfactual twin of `" + t->second +
-         "` (its `counterfactual_of`): a twin is never a source or target of the protocol; the cells that test "
-         "on `" + t->second + "` predict it (metric shortcut_flip_rate)";
+         "` (its `counterfactual_of`): a twin is never a source or target of the protocol; the cells "
+         "that test on `" +
+         t->second + "` predict it (metric shortcut_flip_rate)";
 }
 
 // A list of dataset names (lodo targets, hde sources): strings naming listed datasets, each once.
@@ -124,8 +125,8 @@ std::vector<DatasetSpec> check_datasets(const json& doc, const fs::path& base_di
     const json& d = (*it)[i];
     const std::string p = path_index("datasets", i);
     if (!expect_object(d, p, out)) continue;
-    check_keys(d, p, {"name", "adapter", "root", "annotations", "options", "counterfactual_of"}, "dataset field",
-               out);
+    check_keys(d, p, {"name", "adapter", "root", "annotations", "options", "counterfactual_of"},
+               "dataset field", out);
     DatasetSpec ds;
     bool good = true;
 
@@ -250,7 +251,8 @@ void check_twins(const json& datasets, Findings& out) {
     const bool named = d.contains("name") && d["name"].is_string();
     const std::string self = named ? d["name"].get<std::string>() : "";
     if (named && of == self) {
-      add_value(out, p, "`" + of + "` is this dataset itself; a twin names the dataset it is a counterfactual of");
+      add_value(out, p,
+                "`" + of + "` is this dataset itself; a twin names the dataset it is a counterfactual of");
     } else if (index.find(of) == index.end()) {
       add_value(out, p,
                 "`" + of + "` is not a dataset of this spec" + did_you_mean(of, names) +
@@ -271,8 +273,8 @@ void check_twins(const json& datasets, Findings& out) {
 }
 
 std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<std::string>& names,
-                                           size_t dataset_count, const std::map<std::string, std::string>& twins,
-                                           Findings& out) {
+                                           size_t dataset_count,
+                                           const std::map<std::string, std::string>& twins, Findings& out) {
   std::vector<std::string> protocol_names;
   for (const auto& p : protocol_catalog()) protocol_names.push_back(p.name);
   auto it = doc.find("protocol");

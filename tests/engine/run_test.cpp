@@ -263,7 +263,8 @@ TEST_CASE("experiments/smoke.json runs LODO over the tiny demo corpus end to end
       CHECK(m.support == static_cast<int64_t>(total));
 }
 
-TEST_CASE("merx run predicts counterfactual twins: an identical twin flips nothing, a re-rendered one is counted") {
+TEST_CASE(
+    "merx run predicts counterfactual twins: an identical twin flips nothing, a re-rendered one is counted") {
   const Scratch scratch("twins");
   const fs::path& dir = scratch.dir;
   REQUIRE(write_corpus(dir));

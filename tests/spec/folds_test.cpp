@@ -213,8 +213,10 @@ TEST_CASE("MEGC2019 composite: loso and lodo folds add up to the published class
   CHECK(l[2].test_subjects.size() == 16);
 }
 
-TEST_CASE("a counterfactual twin is no domain: folds skip it and pair its clips with the original's test clips") {
-  // beta_cf reads beta's own folder: the same subjects and clip names, so every beta test clip finds its twin.
+TEST_CASE(
+    "a counterfactual twin is no domain: folds skip it and pair its clips with the original's test clips") {
+  // beta_cf reads beta's own folder: the same subjects and clip names, so every beta test clip finds its
+  // twin.
   auto with_twin = [](const std::string& protocol, const std::string& twin_root) {
     json s = toy_spec(protocol);
     s["datasets"].push_back({{"name", "beta_cf"},
@@ -245,12 +247,14 @@ TEST_CASE("a counterfactual twin is no domain: folds skip it and pair its clips 
   REQUIRE(splits[1].counterfactual.size() == 3);
   for (size_t i = 0; i < 3; ++i) {
     CHECK(splits[1].counterfactual[i].original == splits[1].test[i].sample);
-    CHECK(splits[1].counterfactual[i].twin.sample->key == "beta_cf/" + splits[1].test[i].sample->key.substr(5));
+    CHECK(splits[1].counterfactual[i].twin.sample->key ==
+          "beta_cf/" + splits[1].test[i].sample->key.substr(5));
     CHECK(splits[1].counterfactual[i].twin.class_index == splits[1].test[i].class_index);
   }
   CHECK(splits[1].counterfactual_unmatched.empty());
 
-  // kfold_subject and loso: the twin's subjects are dealt to no fold; its clips pair with the tested subjects.
+  // kfold_subject and loso: the twin's subjects are dealt to no fold; its clips pair with the tested
+  // subjects.
   const Plan kfold = with_twin(R"({"name": "kfold_subject", "params": {"k": 2}})", "beta");
   const LabelledSamples ks = load_samples(kfold, kfold.points[0], sheets_only());
   CHECK(kfold_subject_assignment(ks, 2).size() == 6);

@@ -250,8 +250,11 @@ TEST_CASE("a counterfactual twin enters the identity of the cells that test on i
   const fs::path dir = toy_datasets("twin_identity");
   json spec = base_spec();
   const Plan before = plan_of(spec, dir);
-  spec["datasets"].push_back({{"name", "b_cf"}, {"adapter", "manifest"}, {"root", "b"},
-                              {"annotations", "b/annotations.csv"}, {"counterfactual_of", "b"}});
+  spec["datasets"].push_back({{"name", "b_cf"},
+                              {"adapter", "manifest"},
+                              {"root", "b"},
+                              {"annotations", "b/annotations.csv"},
+                              {"counterfactual_of", "b"}});
   const Plan after = plan_of(spec, dir);
   REQUIRE(before.cells.size() == 3);
   REQUIRE(after.cells.size() == 3);  // no fold for the twin
@@ -262,5 +265,6 @@ TEST_CASE("a counterfactual twin enters the identity of the cells that test on i
   }
   const Cell& b = after.cells[1];
   REQUIRE(b.fold == "b");
-  CHECK(cell_identity_document(after, b).find(R"("counterfactual_of":"b","name":"b_cf")") != std::string::npos);
+  CHECK(cell_identity_document(after, b).find(R"("counterfactual_of":"b","name":"b_cf")") !=
+        std::string::npos);
 }

@@ -16,8 +16,9 @@
 // Samples without a class (native labels, empty emotion cell) take part in no fold; they are listed in
 // LabelledSamples::unlabelled. Samples of a counterfactual twin (DatasetSpec::counterfactual_of) are never
 // trained or tested on: a fold pairs them with its test samples of the twin's original instead
-// (FoldSplit::counterfactual, docs/engine.md "Counterfactual twins"). Order inside train and test: plan.datasets order, then the dataset's sample
-// order (sheet order) — deterministic, so batch order depends only on the cell seed.
+// (FoldSplit::counterfactual, docs/engine.md "Counterfactual twins"). Order inside train and test:
+// plan.datasets order, then the dataset's sample order (sheet order) — deterministic, so batch order depends
+// only on the cell seed.
 #pragma once
 
 #include <cstdint>
