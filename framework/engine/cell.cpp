@@ -9,6 +9,7 @@
 #include <optional>
 
 #include <c10/util/Exception.h>
+#include <spdlog/spdlog.h>
 #include <torch/utils.h>
 
 #include "engine/trainer.h"
@@ -122,6 +123,67 @@ int64_t eval_period(const TrainingSettings& t, const CellData& data) {
                           static_cast<int64_t>(data.source_domains.size()),
                           static_cast<int64_t>(data.classes.size()), 0);
   return std::min(pass.steps_per_epoch(), t.steps);
+}
+
+// The twin clips predicted by the reported model (docs/engine.md "Counterfactual twins"): the fold-scope
+// metrics shortcut_flip_rate, counterfactual_n and counterfactual_unmatched, and the artifact
+// "engine.counterfactual" with every pair's predictions (the predictions table holds test clips only: its
+// rows are what a cell's and a group's metrics are computed over).
+void evaluate_twins(Model& model, const CellConfig& config, const CellData& data,
+                    const std::vector<Prediction>& test_predictions, CellResult& r) {
+  const Counterfactual& cf = data.counterfactual;
+  if (cf.twin_datasets.empty()) return;
+  const Evaluation ev = evaluate(model, cf.twins, data.classes, config.eval_batch, config.device);
+  std::map<std::string, const Prediction*> original;
+  for (const auto& p : test_predictions) original[p.sample_key] = &p;
+  std::vector<std::string> late;  // twin clips whose original was not evaluated (not from RunInputs)
+  int64_t n = 0, flips = 0;
+  nlohmann::json pairs = nlohmann::json::array();
+  for (size_t i = 0; i < ev.predictions.size(); ++i) {
+    const Prediction& twin = ev.predictions[i];
+    const auto o = original.find(cf.originals.at(i));
+    if (o == original.end()) {  // cannot happen with CellData from RunInputs
+      late.push_back(twin.sample_key);
+      continue;
+    }
+    const bool flip = twin.predicted_class != o->second->predicted_class;
+    ++n;
+    flips += flip;
+    pairs.push_back({{"key", o->first},
+                     {"twin", twin.sample_key},
+                     {"predicted", o->second->predicted_class},
+                     {"twin_predicted", twin.predicted_class},
+                     {"twin_true", twin.true_class},
+                     {"twin_probabilities", twin.probabilities},
+                     {"flip", flip}});
+  }
+  for (const auto& [name, keys] : cf.unmatched)
+    if (!keys.empty())
+      spdlog::warn(
+          "{}: counterfactual twin `{}`: {} clip{} without a partner (e.g. {}); counted as "
+          "counterfactual_unmatched, left out of shortcut_flip_rate",
+          config.label.empty() ? "cell" : config.label, name, keys.size(), keys.size() == 1 ? "" : "s",
+          keys.front());
+  for (const auto& key : late) spdlog::warn("{}: counterfactual pair of {} not evaluated", config.label, key);
+  MetricRow rate{MetricScope::Fold, "", "shortcut_flip_rate", std::nullopt, std::nullopt, "", n, 0};
+  if (n > 0)
+    rate.value = static_cast<double>(flips) / static_cast<double>(n);
+  else
+    rate.reason = "no test clip has a counterfactual twin clip";
+  r.metrics.push_back(rate);
+  r.metrics.push_back({MetricScope::Fold, "", "counterfactual_n", std::nullopt, static_cast<double>(n),
+                       "test clips paired with a twin clip", n, 0});
+  nlohmann::json unmatched = nlohmann::json::object();
+  int64_t u = static_cast<int64_t>(late.size());
+  for (const auto& [name, keys] : cf.unmatched) {
+    unmatched[name] = keys;
+    u += static_cast<int64_t>(keys.size());
+  }
+  r.metrics.push_back({MetricScope::Fold, "", "counterfactual_unmatched", std::nullopt,
+                       static_cast<double>(u), "clips without a partner", u, 0});
+  r.artifacts.push_back(
+      {"engine.counterfactual",
+       {{"datasets", cf.twin_datasets}, {"flips", flips}, {"pairs", pairs}, {"unmatched", unmatched}}});
 }
 
 }  // namespace
@@ -266,6 +328,7 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
     r.predictions = std::move(ev.predictions);
     r.metrics = metrics::metric_rows(ev.confusion, MetricScope::Fold);
     r.confusion = metrics::confusion_entries(ev.confusion, MetricScope::Fold);
+    evaluate_twins(out.model, config, data, r.predictions, r);
     r.eval_seconds = since(e0);
   } catch (const detail::Interrupted& e) {
     r.status = CellStatus::Interrupted;

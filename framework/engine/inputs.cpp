@@ -311,8 +311,42 @@ CellData RunInputs::cell_data(const Plan& plan, const Cell& cell) const {
     test_y.push_back(fs.class_index);
     test_keys.push_back(s.key);
   }
+  std::set<std::string> evaluated(test_keys.begin(), test_keys.end());
   data.test = TestSplit(rt.x.index_select(0, torch::tensor(test_rows, torch::kLong)), std::move(test_y),
                         std::move(test_keys));
+
+  // Counterfactual twins of the test datasets: the twin clips paired with evaluated test clips.
+  Counterfactual& cf = data.counterfactual;
+  const Fold& f = plan.folds[fold];
+  for (const auto& d : plan.datasets)
+    if (!d.counterfactual_of.empty() &&
+        std::find(f.test.begin(), f.test.end(), d.counterfactual_of) != f.test.end()) {
+      cf.twin_datasets.push_back(d.name);
+      cf.unmatched[d.name];
+    }
+  if (cf.twin_datasets.empty()) return data;
+  auto twin_name = [&](const std::string& key) {  // the twin a key of the twin or of its original belongs to
+    const std::string dataset = key.substr(0, key.find('/'));
+    if (const DatasetSpec* t = plan.twin_of(dataset)) return t->name;
+    return dataset;
+  };
+  for (const auto& key : split.counterfactual_unmatched) cf.unmatched[twin_name(key)].push_back(key);
+  std::vector<int64_t> twin_rows, twin_y;
+  std::vector<std::string> twin_keys;
+  for (const TwinPair& p : split.counterfactual) {
+    const SampleRecord& t = *p.twin.sample;
+    if (!evaluated.count(p.original->key) || rt.failed.count(t.key)) {
+      auto& list = cf.unmatched[t.dataset];
+      list.push_back(rt.failed.count(t.key) ? t.key : p.original->key);
+      continue;
+    }
+    twin_rows.push_back(rt.row.at(t.key));
+    twin_y.push_back(p.twin.class_index);
+    twin_keys.push_back(t.key);
+    cf.originals.push_back(p.original->key);
+  }
+  cf.twins = TestSplit(rt.x.index_select(0, torch::tensor(twin_rows, torch::kLong)), std::move(twin_y),
+                       std::move(twin_keys));
   return data;
 }
 

@@ -154,8 +154,8 @@ RunSummary run_plan(const Plan& plan, const PluginRegistry& registry, const RunO
     for (const Cell& c : plan.cells)
       if (!std::binary_search(mine.begin(), mine.end(), &c)) whole_groups.erase(c.group);
 
-  std::vector<std::string> dataset_names;
-  for (const auto& d : plan.datasets) dataset_names.push_back(d.name);
+  // The protocol's domains: a counterfactual twin changes no leaderboard block, it only adds fold metrics.
+  const std::vector<std::string> dataset_names = plan.domains();
   std::map<std::string, int64_t> group_ids;
   for (const Group& g : plan.groups) {
     if (!my_groups.count(g.identity)) continue;

@@ -36,12 +36,57 @@ void check_matches(const Plan& plan, const std::vector<LoadResult>& datasets) {
                                   datasets[i].dataset + "', the plan's is '" + plan.datasets[i].name + "'");
 }
 
+// "<subject>/<clip>[#occurrence]": a sample's key without its dataset, what a twin shares with its original.
+std::string local_key(const SampleRecord& s) {
+  return s.key.substr(std::min(s.key.size(), s.dataset.size() + 1));
+}
+
+// FoldSplit::counterfactual and counterfactual_unmatched (folds.h).
+void pair_twins(const LabelledSamples& samples, FoldSplit& out) {
+  if (samples.twins.empty()) return;
+  std::map<std::string, const LoadResult*> twin_of;  // original name -> its twin's samples
+  for (const auto& d : samples.datasets)
+    if (auto t = samples.twins.find(d.dataset); t != samples.twins.end()) twin_of[t->second] = &d;
+  std::map<std::string, std::set<std::string>> tested;  // original -> local subjects this fold tests on
+  std::map<std::string, std::set<std::string>> paired;  // original -> local keys paired
+  std::map<std::string, std::map<std::string, FoldSample>> index;  // original -> local key -> twin sample
+  for (const auto& [original, twin] : twin_of)
+    for (const auto& s : twin->samples)
+      if (s.label && samples.class_index(*s.label) >= 0)
+        index[original].emplace(local_key(s), FoldSample{&s, samples.class_index(*s.label)});
+  std::vector<std::string> missing;
+  for (const FoldSample& fs : out.test) {
+    const SampleRecord& s = *fs.sample;
+    if (!twin_of.count(s.dataset)) continue;
+    tested[s.dataset].insert(s.subject);
+    const std::string lk = local_key(s);
+    const auto& ix = index[s.dataset];
+    if (auto it = ix.find(lk); it != ix.end()) {
+      out.counterfactual.push_back({&s, it->second});
+      paired[s.dataset].insert(lk);
+    } else {
+      missing.push_back(s.key);
+    }
+  }
+  std::sort(missing.begin(), missing.end());
+  std::vector<std::string> extra;
+  for (const auto& [original, ix] : index)
+    for (const auto& [lk, fs] : ix)
+      if (tested[original].count(fs.sample->subject) && !paired[original].count(lk))
+        extra.push_back(fs.sample->key);
+  std::sort(extra.begin(), extra.end());
+  out.counterfactual_unmatched = std::move(missing);
+  out.counterfactual_unmatched.insert(out.counterfactual_unmatched.end(), extra.begin(), extra.end());
+}
+
 }  // namespace
 
 LabelledSamples label_samples(const Plan& plan, const LabelSettings& labels, std::vector<LoadResult> datasets) {
   check_matches(plan, datasets);
   LabelledSamples out;
   out.datasets = std::move(datasets);
+  for (const auto& d : plan.datasets)
+    if (!d.counterfactual_of.empty()) out.twins[d.name] = d.counterfactual_of;
   if (!labels.classes.empty()) {
     out.classes = labels.classes;
   } else {
@@ -101,8 +146,9 @@ std::map<std::string, int64_t> kfold_subject_assignment(const LabelledSamples& s
   if (k < 1) throw std::invalid_argument("kfold_subject: k must be at least 1, got " + std::to_string(k));
   std::map<std::string, int64_t> count;
   for (const auto& d : samples.datasets)
-    for (const auto& s : d.samples)
-      if (s.label && samples.class_index(*s.label) >= 0) ++count[s.global_subject];
+    if (!samples.twins.count(d.dataset))  // twins are no domains: their subjects are in no fold
+      for (const auto& s : d.samples)
+        if (s.label && samples.class_index(*s.label) >= 0) ++count[s.global_subject];
   std::vector<std::pair<std::string, int64_t>> order(count.begin(), count.end());  // sorted by id
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   std::vector<int64_t> load(static_cast<size_t>(k), 0);
@@ -140,6 +186,7 @@ FoldSplit fold_samples(const Plan& plan, const Fold& fold, const LabelledSamples
   out.test_counts.assign(samples.classes.size(), 0);
   std::set<std::string> train_subjects, test_subjects;
   for (const auto& d : samples.datasets) {
+    if (samples.twins.count(d.dataset)) continue;  // paired below, never trained or tested on
     for (const auto& s : d.samples) {
       if (!s.label) continue;
       const int c = samples.class_index(*s.label);
@@ -168,6 +215,7 @@ FoldSplit fold_samples(const Plan& plan, const Fold& fold, const LabelledSamples
   }
   out.train_subjects.assign(train_subjects.begin(), train_subjects.end());
   out.test_subjects.assign(test_subjects.begin(), test_subjects.end());
+  pair_twins(samples, out);
   return out;
 }
 

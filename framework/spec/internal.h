@@ -51,9 +51,15 @@ struct SweepDef {
 
 std::string check_name(const json& doc, Findings& out);
 std::vector<DatasetSpec> check_datasets(const json& doc, const fs::path& base_dir, bool& ok, Findings& out);
-/// `names`: the string names written in `datasets` (valid entries or not); `dataset_count`: entries listed.
+/// `counterfactual_of` of every entry of `datasets` (an array): a string naming another entry, not itself,
+/// not a twin, and each original twinned at most once. Called by check_datasets.
+void check_twins(const json& datasets, Findings& out);
+/// `names`: the string names written in `datasets` (valid entries or not); `dataset_count`: entries listed;
+/// `twins`: twin name -> the name its `counterfactual_of` gives (string values only). Twins are no domains:
+/// not counted for min_datasets, not default lodo targets, refused as lodo targets and hde sources/targets.
 std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<std::string>& names,
-                                           size_t dataset_count, Findings& out);
+                                           size_t dataset_count,
+                                           const std::map<std::string, std::string>& twins, Findings& out);
 std::vector<int64_t> check_seeds(const json& doc, Findings& out);
 fs::path check_output(const json& doc, const fs::path& base_dir, Findings& out);
 std::vector<fs::path> check_plugin_paths(const json& doc, const fs::path& base_dir, Findings& out);

@@ -47,6 +47,19 @@ const DatasetSpec* Plan::find_dataset(const std::string& name) const {
   return nullptr;
 }
 
+const DatasetSpec* Plan::twin_of(const std::string& name) const {
+  for (const auto& d : datasets)
+    if (!name.empty() && d.counterfactual_of == name) return &d;
+  return nullptr;
+}
+
+std::vector<std::string> Plan::domains() const {
+  std::vector<std::string> n;
+  for (const auto& d : datasets)
+    if (d.counterfactual_of.empty()) n.push_back(d.name);
+  return n;
+}
+
 namespace {
 
 constexpr int kIdentityVersion = 1;  // bump only on purpose: it renames every cell
@@ -179,8 +192,7 @@ bool set_path(json& doc, const JsonPath& segs, const json& value, std::string& e
 std::vector<Fold> make_folds(const Plan& plan, const PlanOptions& options, Findings& out) {
   std::vector<Fold> folds;
   const ProtocolSpec& ps = plan.protocol;
-  std::vector<std::string> all;
-  for (const auto& d : plan.datasets) all.push_back(d.name);
+  const std::vector<std::string> all = plan.domains();  // counterfactual twins are no domains
   auto in_spec_order = [&](const std::vector<std::string>& names) {
     std::vector<std::string> r;
     for (const auto& n : all)
@@ -224,6 +236,7 @@ std::vector<Fold> make_folds(const Plan& plan, const PlanOptions& options, Findi
     }
     for (size_t i = 0; i < plan.datasets.size(); ++i) {
       const DatasetSpec& d = plan.datasets[i];
+      if (!d.counterfactual_of.empty()) continue;  // its subjects are tested with the original's folds
       std::vector<std::string> subjects;
       try {
         subjects = options.subjects(d);
@@ -255,6 +268,7 @@ std::vector<Fold> make_folds(const Plan& plan, const PlanOptions& options, Findi
 json dataset_content(const DatasetSpec& d) {
   json j = {{"name", d.name}, {"adapter", d.adapter}, {"options", d.options}};
   if (!d.annotations_sha256.empty()) j["annotations_sha256"] = d.annotations_sha256;
+  if (!d.counterfactual_of.empty()) j["counterfactual_of"] = d.counterfactual_of;
   return j;
 }
 
@@ -272,6 +286,9 @@ json cell_document(const Plan& plan, const SweepPoint& pt, const Fold& fold, int
   json j = pt.content;
   std::vector<std::string> names = fold.train;
   names.insert(names.end(), fold.test.begin(), fold.test.end());
+  // A twin of a test dataset is predicted by this cell: its content is part of the identity.
+  for (const auto& t : fold.test)
+    if (const DatasetSpec* twin = plan.twin_of(t)) names.push_back(twin->name);
   j["v"] = kIdentityVersion;
   j["fold"] = fold.content;
   j["seed"] = seed;
@@ -366,14 +383,18 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
   bool datasets_ok = false;
   plan.datasets = check_datasets(doc, src.base_dir, datasets_ok, base);
   std::vector<std::string> names;
+  std::map<std::string, std::string> twins;  // counterfactual twin -> the dataset it names
   size_t dataset_count = 0;
   if (auto d = doc.find("datasets"); d != doc.end() && d->is_array()) {
     dataset_count = d->size();
     for (const auto& e : *d)
-      if (e.is_object() && e.contains("name") && e["name"].is_string())
+      if (e.is_object() && e.contains("name") && e["name"].is_string()) {
         names.push_back(e["name"].get<std::string>());
+        if (e.contains("counterfactual_of") && e["counterfactual_of"].is_string())
+          twins.emplace(names.back(), e["counterfactual_of"].get<std::string>());
+      }
   }
-  auto protocol = check_protocol(doc, names, dataset_count, base);
+  auto protocol = check_protocol(doc, names, dataset_count, twins, base);
   plan.seeds = check_seeds(doc, base);
   plan.output = check_output(doc, src.base_dir, base);
   plan.plugin_paths = check_plugin_paths(doc, src.base_dir, base);

@@ -44,6 +44,7 @@ json plan_to_json(const Plan& plan) {
                              {"annotations", d.annotations.string()},
                              {"annotations_sha256", d.annotations_sha256},
                              {"options", d.options}});
+    if (!d.counterfactual_of.empty()) j["datasets"].back()["counterfactual_of"] = d.counterfactual_of;
   }
   j["seeds"] = plan.seeds;
   j["points"] = json::array();

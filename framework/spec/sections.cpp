@@ -53,9 +53,20 @@ std::vector<std::string> adapter_names() {
   return n;
 }
 
+// Why the protocol may not name `n` ("" when it may): a counterfactual twin is never a source or target.
+std::string twin_refusal(const std::string& n, const std::map<std::string, std::string>& twins) {
+  auto t = twins.find(n);
+  if (t == twins.end()) return "";
+  return "`" + n + "` is the counterfactual twin of `" + t->second +
+         "` (its `counterfactual_of`): a twin is never a source or target of the protocol; the cells "
+         "that test on `" +
+         t->second + "` predict it (metric shortcut_flip_rate)";
+}
+
 // A list of dataset names (lodo targets, hde sources): strings naming listed datasets, each once.
 std::vector<std::string> dataset_refs(const json& v, const std::string& path,
-                                      const std::vector<std::string>& names, Findings& out) {
+                                      const std::vector<std::string>& names,
+                                      const std::map<std::string, std::string>& twins, Findings& out) {
   std::vector<std::string> refs;
   if (!v.is_array()) {
     add_value(out, path, type_message("a list of dataset names", v));
@@ -73,6 +84,10 @@ std::vector<std::string> dataset_refs(const json& v, const std::string& path,
       add_value(out, p,
                 "`" + n + "` is not a dataset of this spec" + did_you_mean(n, names) +
                     " (datasets: " + backquoted_list(names) + ")");
+      continue;
+    }
+    if (auto why = twin_refusal(n, twins); !why.empty()) {
+      add_value(out, p, why);
       continue;
     }
     if (std::find(refs.begin(), refs.end(), n) != refs.end()) {
@@ -112,7 +127,8 @@ std::vector<DatasetSpec> check_datasets(const json& doc, const fs::path& base_di
     const json& d = (*it)[i];
     const std::string p = path_index("datasets", i);
     if (!expect_object(d, p, out)) continue;
-    check_keys(d, p, {"name", "adapter", "root", "annotations", "options"}, "dataset field", out);
+    check_keys(d, p, {"name", "adapter", "root", "annotations", "options", "counterfactual_of"},
+               "dataset field", out);
     DatasetSpec ds;
     bool good = true;
 
@@ -201,14 +217,66 @@ std::vector<DatasetSpec> check_datasets(const json& doc, const fs::path& base_di
         good = false;
       }
     }
+    if (d.contains("counterfactual_of")) {
+      if (auto of = string_field(d, "counterfactual_of", p, false, out))
+        ds.counterfactual_of = *of;
+      else
+        good = false;  // string_field reported the type
+    }
     if (good) result.push_back(std::move(ds));
   }
+  check_twins(*it, out);
   ok = out.size() == before;
   return result;
 }
 
+void check_twins(const json& datasets, Findings& out) {
+  // Names written (valid or not), and which entry is a twin of which name.
+  std::vector<std::string> names;
+  std::map<std::string, size_t> index;
+  std::map<std::string, std::string> twin;  // twin name -> original, string values only
+  for (size_t i = 0; i < datasets.size(); ++i) {
+    const json& d = datasets[i];
+    if (!d.is_object() || !d.contains("name") || !d["name"].is_string()) continue;
+    const std::string n = d["name"].get<std::string>();
+    names.push_back(n);
+    index.emplace(n, i);
+    if (d.contains("counterfactual_of") && d["counterfactual_of"].is_string())
+      twin.emplace(n, d["counterfactual_of"].get<std::string>());
+  }
+  std::map<std::string, size_t> twinned;  // original -> index of its first twin
+  for (size_t i = 0; i < datasets.size(); ++i) {
+    const json& d = datasets[i];
+    if (!d.is_object() || !d.contains("counterfactual_of") || !d["counterfactual_of"].is_string()) continue;
+    const std::string of = d["counterfactual_of"].get<std::string>();
+    const std::string p = path_key(path_index("datasets", i), "counterfactual_of");
+    const bool named = d.contains("name") && d["name"].is_string();
+    const std::string self = named ? d["name"].get<std::string>() : "";
+    if (named && of == self) {
+      add_value(out, p,
+                "`" + of + "` is this dataset itself; a twin names the dataset it is a counterfactual of");
+    } else if (index.find(of) == index.end()) {
+      add_value(out, p,
+                "`" + of + "` is not a dataset of this spec" + did_you_mean(of, names) +
+                    " (datasets: " + backquoted_list(names) + ")");
+    } else if (auto t = twin.find(of); t != twin.end()) {
+      add_value(out, p,
+                "`" + of + "` is itself a counterfactual twin (of `" + t->second + "`, " +
+                    path_key(path_index("datasets", index.at(of)), "counterfactual_of") +
+                    "); name the original dataset");
+    } else if (auto prev = twinned.find(of); prev != twinned.end()) {
+      add_value(out, p,
+                "`" + of + "` already has a counterfactual twin (" + path_index("datasets", prev->second) +
+                    "); a dataset has at most one");
+    } else {
+      twinned.emplace(of, i);
+    }
+  }
+}
+
 std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<std::string>& names,
-                                           size_t dataset_count, Findings& out) {
+                                           size_t dataset_count,
+                                           const std::map<std::string, std::string>& twins, Findings& out) {
   std::vector<std::string> protocol_names;
   for (const auto& p : protocol_catalog()) protocol_names.push_back(p.name);
   auto it = doc.find("protocol");
@@ -232,10 +300,15 @@ std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<st
   }
   ProtocolSpec ps;
   ps.name = *name;
-  if (dataset_count < info->min_datasets)
+  std::vector<std::string> domains;  // the names that are no counterfactual twins, in spec order
+  for (const auto& n : names)
+    if (!twins.count(n)) domains.push_back(n);
+  const size_t domain_count = dataset_count - std::min(dataset_count, twins.size());
+  if (domain_count < info->min_datasets)
     add_value(out, "protocol.name",
               "`" + ps.name + "` needs at least " + std::to_string(info->min_datasets) +
-                  " datasets; the spec lists " + std::to_string(dataset_count));
+                  " datasets; the spec lists " + std::to_string(domain_count) +
+                  (twins.empty() ? "" : " (counterfactual twins not counted)"));
 
   json params = json::object();
   if (auto pit = it->find("params"); pit != it->end()) {
@@ -251,10 +324,10 @@ std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<st
 
   if (ps.name == "lodo") {
     if (auto t = params.find("targets"); t != params.end()) {
-      ps.targets = dataset_refs(*t, "protocol.params.targets", names, out);
+      ps.targets = dataset_refs(*t, "protocol.params.targets", names, twins, out);
       ps.explicit_params["targets"] = *t;
     } else {
-      ps.targets = names;
+      ps.targets = domains;
     }
     ps.params["targets"] = ps.targets;
   } else if (ps.name == "hde") {
@@ -276,7 +349,7 @@ std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<st
         bool good = true;
         if (auto s = pr.find("sources"); s != pr.end()) {
           const size_t b = out.size();
-          h.sources = dataset_refs(*s, path_key(p, "sources"), names, out);
+          h.sources = dataset_refs(*s, path_key(p, "sources"), names, twins, out);
           good = good && out.size() == b;
         } else {
           add_value(out, path_key(p, "sources"), "required field is missing (a list of dataset names)");
@@ -287,6 +360,9 @@ std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<st
             add_value(out, path_key(p, "target"),
                       "`" + *t + "` is not a dataset of this spec" + did_you_mean(*t, names) +
                           " (datasets: " + backquoted_list(names) + ")");
+            good = false;
+          } else if (auto why = twin_refusal(*t, twins); !why.empty()) {
+            add_value(out, path_key(p, "target"), why);
             good = false;
           } else if (std::find(h.sources.begin(), h.sources.end(), *t) != h.sources.end()) {
             add_value(out, path_key(p, "target"), "`" + *t + "` is also a source of this pair");

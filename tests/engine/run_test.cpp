@@ -262,3 +262,125 @@ TEST_CASE("experiments/smoke.json runs LODO over the tiny demo corpus end to end
     if (m.scope == merx::MetricScope::Pooled && m.name == "uf1" && !m.class_name)
       CHECK(m.support == static_cast<int64_t>(total));
 }
+
+TEST_CASE(
+    "merx run predicts counterfactual twins: an identical twin flips nothing, a re-rendered one is counted") {
+  const Scratch scratch("twins");
+  const fs::path& dir = scratch.dir;
+  REQUIRE(write_corpus(dir));
+  // gamma_cf: gamma's clip names with the frames of another class of the same subject (negative <- positive
+  // <- surprise <- negative), and without the clip s2_surprise0 (unmatched).
+  {
+    std::ifstream in(dir / "gamma" / "annotations.csv");
+    std::ofstream out(dir / "gamma_cf.csv");
+    const std::map<std::string, std::string> next = {
+        {"negative", "positive"}, {"positive", "surprise"}, {"surprise", "negative"}};
+    std::string line;
+    std::getline(in, line);
+    out << line << "\n";
+    while (std::getline(in, line)) {
+      if (line.find("s2_surprise0") == 0 || line.find(",s2_surprise0,") != std::string::npos) continue;
+      for (const auto& [from, to] : next) {
+        const std::string key = "frames/s1_" + from, key2 = "frames/s2_" + from;
+        if (auto at = line.find(key); at != std::string::npos) {
+          line.replace(at, key.size(), "frames/s1_" + to);
+          break;
+        }
+        if (auto at = line.find(key2); at != std::string::npos) {
+          line.replace(at, key2.size(), "frames/s2_" + to);
+          break;
+        }
+      }
+      out << line << "\n";
+    }
+  }
+  nlohmann::json s = spec(dir, (dir / "results.sqlite").string(), false);
+  s["datasets"].push_back({{"name", "beta_cf"},
+                           {"adapter", "manifest"},
+                           {"root", (dir / "beta").string()},
+                           {"annotations", (dir / "beta" / "annotations.csv").string()},
+                           {"options", {{"cropped", true}}},
+                           {"counterfactual_of", "beta"}});
+  s["datasets"].push_back({{"name", "gamma_cf"},
+                           {"adapter", "manifest"},
+                           {"root", (dir / "gamma").string()},
+                           {"annotations", (dir / "gamma_cf.csv").string()},
+                           {"options", {{"cropped", true}}},
+                           {"counterfactual_of", "gamma"}});
+
+  // A twin of an unknown dataset, and a twin as a lodo target: user errors (exit 2) at their JSON paths.
+  {
+    nlohmann::json bad = s;
+    bad["datasets"][3]["counterfactual_of"] = "betta";
+    const auto r = run_merx("validate " + q(write_spec(dir, "bad.json", bad)));
+    CHECK(r.code == 2);
+    CHECK(r.err.find("datasets[3].counterfactual_of") != std::string::npos);
+    CHECK(r.err.find("`betta` is not a dataset of this spec; did you mean `beta`?") != std::string::npos);
+    bad = s;
+    bad["protocol"]["params"] = {{"targets", {"alpha", "gamma_cf"}}};
+    const auto t = run_merx("validate " + q(write_spec(dir, "bad.json", bad)));
+    CHECK(t.code == 2);
+    CHECK(t.err.find("protocol.params.targets[1]") != std::string::npos);
+    CHECK(t.err.find("`gamma_cf` is the counterfactual twin of `gamma`") != std::string::npos);
+  }
+
+  const fs::path file = write_spec(dir, "spec.json", s);
+  const auto r = run_merx("run " + q(file) + " --cache " + q(dir / "cache") + " --prep-jobs 2");
+  INFO(r.out);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("3 cells run (3 done, 0 failed)") != std::string::npos);  // no fold for a twin
+  CHECK(r.err.find("counterfactual twin `gamma_cf`: 1 clip without a partner (e.g. gamma/s2/s2_surprise0)") !=
+        std::string::npos);
+
+  const merx::Plan plan = plan_of(file);
+  REQUIRE(plan.cells.size() == 3);
+  merx::Store store = merx::Store::open((dir / "results.sqlite").string(), merx::Store::Mode::ReadOnly);
+  int64_t group = 0;
+  for (const auto& cell : plan.cells) {
+    CAPTURE(cell.fold);
+    const auto rec = store.read_cell(cell.identity);
+    REQUIRE(rec);
+    REQUIRE(rec->status == merx::CellStatus::Done);
+    group = store.find_cell(cell.identity)->key.group_id;
+    std::map<std::string, const merx::MetricRow*> m;
+    for (const auto& row : rec->metrics) m[row.name] = &row;
+    // Only test clips in the predictions table: the twins' predictions live in the artifact.
+    CHECK(rec->predictions.size() == static_cast<size_t>(6 * kClipsPerClass.at(cell.fold)));
+    const nlohmann::json* art = nullptr;
+    for (const auto& a : rec->artifacts)
+      if (a.name == "engine.counterfactual") art = &a.data;
+    if (cell.fold == "alpha") {  // no twin: none of the counterfactual rows
+      CHECK(m.count("shortcut_flip_rate") == 0);
+      CHECK(art == nullptr);
+      CHECK(rec->metrics.size() == 12);
+      continue;
+    }
+    REQUIRE(m.count("shortcut_flip_rate") == 1);
+    REQUIRE(art);
+    std::map<std::string, std::string> predicted;
+    for (const auto& p : rec->predictions) predicted[p.sample_key] = p.predicted_class;
+    int64_t flips = 0;
+    for (const auto& pair : (*art)["pairs"]) flips += predicted.at(pair["key"]) != pair["twin_predicted"];
+    const auto n = static_cast<int64_t>((*art)["pairs"].size());
+    REQUIRE(m.at("shortcut_flip_rate")->value);
+    CHECK(*m.at("shortcut_flip_rate")->value == static_cast<double>(flips) / static_cast<double>(n));
+    CHECK(m.at("counterfactual_n")->value == static_cast<double>(n));
+    if (cell.fold == "beta") {  // the same clips: the same predictions
+      CHECK(n == 6);
+      CHECK(flips == 0);
+      CHECK(m.at("counterfactual_unmatched")->value == 0.0);
+      CHECK((*art)["pairs"][0]["twin"].get<std::string>().rfind("beta_cf/", 0) == 0);
+    } else {  // gamma: 5 of 6 clips paired, other motions
+      CHECK(n == 5);
+      CHECK(flips > 0);
+      CHECK(m.at("counterfactual_unmatched")->value == 1.0);
+      CHECK((*art)["unmatched"]["gamma_cf"] == nlohmann::json::array({"gamma/s2/s2_surprise0"}));
+    }
+  }
+  // The group's pooled metrics see the test clips only (24), and it lists the protocol's domains only.
+  const merx::GroupMetrics gm = store.read_group_metrics(group);
+  for (const auto& m : gm.metrics)
+    if (m.scope == merx::MetricScope::Pooled && m.name == "uf1" && !m.class_name) CHECK(m.support == 24);
+  CHECK(store.read_group(group)->datasets == std::vector<std::string>{"alpha", "beta", "gamma"});
+}

@@ -212,3 +212,67 @@ TEST_CASE("MEGC2019 composite: loso and lodo folds add up to the published class
   CHECK(l[2].test_counts == Counts{70, 51, 43});
   CHECK(l[2].test_subjects.size() == 16);
 }
+
+TEST_CASE(
+    "a counterfactual twin is no domain: folds skip it and pair its clips with the original's test clips") {
+  // beta_cf reads beta's own folder: the same subjects and clip names, so every beta test clip finds its
+  // twin.
+  auto with_twin = [](const std::string& protocol, const std::string& twin_root) {
+    json s = toy_spec(protocol);
+    s["datasets"].push_back({{"name", "beta_cf"},
+                             {"adapter", "manifest"},
+                             {"root", "toy/" + twin_root},
+                             {"annotations", "toy/" + twin_root + "/annotations.csv"},
+                             {"counterfactual_of", "beta"}});
+    return plan_of(s, MERX_SOURCE_DIR "/experiments", {}, with_subjects());
+  };
+  const Plan lodo = with_twin(R"({"name": "lodo"})", "beta");
+  CHECK(lodo.domains() == std::vector<std::string>{"alpha", "beta", "gamma"});
+  CHECK(lodo.protocol.targets == std::vector<std::string>{"alpha", "beta", "gamma"});
+  REQUIRE(lodo.folds.size() == 3);
+  for (const auto& f : lodo.folds) {
+    CHECK(std::find(f.train.begin(), f.train.end(), "beta_cf") == f.train.end());
+    CHECK(f.test.size() == 1);
+  }
+  REQUIRE(lodo.twin_of("beta"));
+  CHECK(lodo.twin_of("beta")->name == "beta_cf");
+  CHECK(lodo.twin_of("alpha") == nullptr);
+  const LabelledSamples samples = load_samples(lodo, lodo.points[0], sheets_only());
+  CHECK(samples.twins == std::map<std::string, std::string>{{"beta_cf", "beta"}});
+  const auto splits = fold_samples(lodo, samples);
+  REQUIRE(splits.size() == 3);
+  CHECK(splits[0].train_counts == Counts{2, 2, 2});  // beta + gamma, as without the twin
+  for (const auto& s : splits) check_partition(s, 10);
+  CHECK(splits[0].counterfactual.empty());  // alpha has no twin
+  REQUIRE(splits[1].counterfactual.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(splits[1].counterfactual[i].original == splits[1].test[i].sample);
+    CHECK(splits[1].counterfactual[i].twin.sample->key ==
+          "beta_cf/" + splits[1].test[i].sample->key.substr(5));
+    CHECK(splits[1].counterfactual[i].twin.class_index == splits[1].test[i].class_index);
+  }
+  CHECK(splits[1].counterfactual_unmatched.empty());
+
+  // kfold_subject and loso: the twin's subjects are dealt to no fold; its clips pair with the tested
+  // subjects.
+  const Plan kfold = with_twin(R"({"name": "kfold_subject", "params": {"k": 2}})", "beta");
+  const LabelledSamples ks = load_samples(kfold, kfold.points[0], sheets_only());
+  CHECK(kfold_subject_assignment(ks, 2).size() == 6);
+  const auto kf = fold_samples(kfold, ks);
+  for (const auto& s : kf) check_partition(s, 10);
+  CHECK(kf[0].counterfactual.size() == 3);  // b01, b02 are in fold 0
+  CHECK(kf[1].counterfactual.empty());
+  const Plan loso = with_twin(R"({"name": "loso"})", "beta");
+  CHECK(loso.folds.size() == 6);
+  const auto lf = fold_samples(loso, load_samples(loso, loso.points[0], sheets_only()));
+  CHECK(lf[2].fold == "beta/b01");
+  CHECK(lf[2].counterfactual.size() == 1);
+  CHECK(lf[2].train_counts == Counts{3, 3, 3});
+
+  // A twin whose clips are gamma's: no beta test clip finds a partner, and gamma's subjects are not tested.
+  const Plan wrong = with_twin(R"({"name": "lodo"})", "gamma");
+  const auto ws = fold_samples(wrong, load_samples(wrong, wrong.points[0], sheets_only()));
+  CHECK(ws[1].counterfactual.empty());
+  CHECK(ws[1].counterfactual_unmatched ==
+        std::vector<std::string>{"beta/b01/b01_c1", "beta/b02/b02_c1", "beta/b02/b02_c2"});
+}

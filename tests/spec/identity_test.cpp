@@ -245,3 +245,26 @@ TEST_CASE("the membership file enters the identity by content, not by path") {
   const Plan p = plan_of(spec, dir);
   CHECK(p.points[0].labels.membership_sha256 == sha256_hex("dataset,clip\na,a2\n"));
 }
+
+TEST_CASE("a counterfactual twin enters the identity of the cells that test on its original only") {
+  const fs::path dir = toy_datasets("twin_identity");
+  json spec = base_spec();
+  const Plan before = plan_of(spec, dir);
+  spec["datasets"].push_back({{"name", "b_cf"},
+                              {"adapter", "manifest"},
+                              {"root", "b"},
+                              {"annotations", "b/annotations.csv"},
+                              {"counterfactual_of", "b"}});
+  const Plan after = plan_of(spec, dir);
+  REQUIRE(before.cells.size() == 3);
+  REQUIRE(after.cells.size() == 3);  // no fold for the twin
+  for (size_t i = 0; i < 3; ++i) {
+    CAPTURE(after.cells[i].fold);
+    CHECK((before.cells[i].identity == after.cells[i].identity) == (after.cells[i].fold != "b"));
+    CHECK(before.cells[i].cell_seed == after.cells[i].cell_seed);
+  }
+  const Cell& b = after.cells[1];
+  REQUIRE(b.fold == "b");
+  CHECK(cell_identity_document(after, b).find(R"("counterfactual_of":"b","name":"b_cf")") !=
+        std::string::npos);
+}

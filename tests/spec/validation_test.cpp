@@ -341,3 +341,60 @@ TEST_CASE_FIXTURE(Fixture, "training.steps: either epochs or steps, step_size ex
     eval = eval || (w.path == "training.eval_every" && w.message == "only used with `steps`");
   CHECK(eval);
 }
+
+TEST_CASE_FIXTURE(Fixture,
+                  "counterfactual_of must name another dataset of the spec that is not a twin itself") {
+  spec["datasets"].push_back({{"name", "b_cf"},
+                              {"adapter", "manifest"},
+                              {"root", "b"},
+                              {"annotations", "b/annotations.csv"},
+                              {"counterfactual_of", "b"}});
+  CHECK(problems().empty());
+  spec["datasets"][3]["counterfactual_of"] = "bb";
+  CHECK_PROBLEM(problems(), "datasets[3].counterfactual_of",
+                "`bb` is not a dataset of this spec; did you mean `b`?");
+  spec["datasets"][3]["counterfactual_of"] = "b_cf";
+  CHECK_PROBLEM(problems(), "datasets[3].counterfactual_of", "`b_cf` is this dataset itself");
+  spec["datasets"][3]["counterfactual_of"] = 3;
+  CHECK_PROBLEM(problems(), "datasets[3].counterfactual_of", "expected a string");
+  // A twin of a twin, and a second twin of the same dataset.
+  spec["datasets"][3]["counterfactual_of"] = "b";
+  spec["datasets"].push_back({{"name", "b_cf2"},
+                              {"adapter", "manifest"},
+                              {"root", "b"},
+                              {"annotations", "b/annotations.csv"},
+                              {"counterfactual_of", "b_cf"}});
+  CHECK_PROBLEM(problems(), "datasets[4].counterfactual_of",
+                "`b_cf` is itself a counterfactual twin (of `b`, datasets[3].counterfactual_of)");
+  spec["datasets"][4]["counterfactual_of"] = "b";
+  CHECK_PROBLEM(problems(), "datasets[4].counterfactual_of",
+                "`b` already has a counterfactual twin (datasets[3]); a dataset has at most one");
+}
+
+TEST_CASE_FIXTURE(Fixture, "a counterfactual twin named as a protocol domain is a problem at that path") {
+  spec["datasets"].push_back({{"name", "b_cf"},
+                              {"adapter", "manifest"},
+                              {"root", "b"},
+                              {"annotations", "b/annotations.csv"},
+                              {"counterfactual_of", "b"}});
+  spec["protocol"] = json::parse(R"({"name": "lodo", "params": {"targets": ["a", "b_cf"]}})");
+  CHECK_PROBLEM(
+      problems(), "protocol.params.targets[1]",
+      "`b_cf` is the counterfactual twin of `b` (its `counterfactual_of`): a twin is never a source or "
+      "target of the protocol");
+  spec["protocol"] = json::parse(R"({"name": "hde", "params": {"pairs": [{"sources": ["b_cf"], "target": "a"},
+                                                                         {"sources": ["a"], "target": "b_cf"}]}})");
+  const auto ps = problems();
+  CHECK_PROBLEM(ps, "protocol.params.pairs[0].sources[0]", "`b_cf` is the counterfactual twin of `b`");
+  CHECK_PROBLEM(ps, "protocol.params.pairs[1].target", "`b_cf` is the counterfactual twin of `b`");
+  // Twins do not count towards a protocol's minimum: one domain and its twin is not enough for lodo.
+  spec = base_spec();
+  spec["datasets"] = {spec["datasets"][1],
+                      {{"name", "b_cf"},
+                       {"adapter", "manifest"},
+                       {"root", "b"},
+                       {"annotations", "b/annotations.csv"},
+                       {"counterfactual_of", "b"}}};
+  CHECK_PROBLEM(problems(), "protocol.name",
+                "`lodo` needs at least 2 datasets; the spec lists 1 (counterfactual twins not counted)");
+}

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -92,6 +93,18 @@ struct Model {
 Evaluation evaluate(Model& model, const TestSplit& test, const std::vector<std::string>& classes,
                     int64_t batch, torch::Device device);
 
+/// The counterfactual twin clips of a cell (docs/engine.md "Counterfactual twins"). After training, the
+/// reported model predicts `twins` as it predicts the test split; a pair flips when the twin clip's
+/// predicted class differs from that of its original test clip.
+struct Counterfactual {
+  std::vector<std::string> twin_datasets;  // twins of this cell's test datasets, spec order; empty = none
+  TestSplit twins;                         // [M'] twin clips (labels: the twin's own classes)
+  std::vector<std::string> originals;      // [M'] key of the test clip each twin clip is paired with
+  /// Twin dataset -> keys without a partner (FoldSplit::counterfactual_unmatched, plus pairs whose either
+  /// side could not be preprocessed), original and twin keys alike; one entry per twin dataset.
+  std::map<std::string, std::vector<std::string>> unmatched;
+};
+
 /// Everything one cell is trained and evaluated on.
 struct CellData {
   std::vector<std::string> classes;         // K class names; a class index is a position here
@@ -101,6 +114,9 @@ struct CellData {
   /// Samples of the fold left out because they could not be preprocessed: key and reason (stored as the
   /// artifact "engine.excluded_samples").
   std::vector<std::pair<std::string, std::string>> excluded;
+  /// Counterfactual twins of the test datasets (merx/spec/folds.h FoldSplit::counterfactual; none when
+  /// `twin_datasets` is empty): the twin clips paired with test clips, same recipe tensors as the test split.
+  Counterfactual counterfactual;
 };
 
 /// A plugin as the cell builds it: registry name and resolved parameters.

@@ -14,8 +14,11 @@
 //   kfold_subject  global subjects are dealt to k folds by kfold_subject_assignment (below); fold "k<i>"
 //                  tests on the subjects dealt to i and trains on all the others.
 // Samples without a class (native labels, empty emotion cell) take part in no fold; they are listed in
-// LabelledSamples::unlabelled. Order inside train and test: plan.datasets order, then the dataset's sample
-// order (sheet order) — deterministic, so batch order depends only on the cell seed.
+// LabelledSamples::unlabelled. Samples of a counterfactual twin (DatasetSpec::counterfactual_of) are never
+// trained or tested on: a fold pairs them with its test samples of the twin's original instead
+// (FoldSplit::counterfactual, docs/engine.md "Counterfactual twins"). Order inside train and test:
+// plan.datasets order, then the dataset's sample order (sheet order) — deterministic, so batch order depends
+// only on the cell seed.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +48,8 @@ struct LabelledSamples {
   std::vector<std::string> classes;
   std::vector<LoadResult> datasets;     // one per plan.datasets entry, same order
   std::vector<std::string> unlabelled;  // keys of loaded samples with no class (in no fold)
+  /// Counterfactual twins among `datasets`: twin name -> the dataset it is the twin of (from the plan).
+  std::map<std::string, std::string> twins;
 
   /// Class index of `name`, or -1 when it is not a class.
   int class_index(const std::string& name) const;
@@ -67,6 +72,13 @@ struct FoldSample {
   int class_index = 0;                   // into LabelledSamples::classes (= index of *sample->label)
 };
 
+/// A test sample of a dataset with a counterfactual twin, and the twin's clip of the same subject and clip
+/// name (and occurrence): key "<original>/<subject>/<clip>" <-> "<twin>/<subject>/<clip>".
+struct TwinPair {
+  const SampleRecord* original = nullptr;  // one of FoldSplit::test
+  FoldSample twin;                         // class index from the twin's own label
+};
+
 /// The train/test split of one fold.
 struct FoldSplit {
   std::string fold;                      // Fold::id
@@ -74,6 +86,11 @@ struct FoldSplit {
   std::vector<int64_t> train_counts;     // [K] samples per class in train (K = classes.size())
   std::vector<int64_t> test_counts;      // [K] samples per class in test
   std::vector<std::string> train_subjects, test_subjects;  // distinct global subjects, sorted
+  /// Every test sample whose dataset has a counterfactual twin, paired with the twin's clip, in test order.
+  std::vector<TwinPair> counterfactual;
+  /// Keys that found no partner: test samples of a twinned dataset without a labelled twin clip, then
+  /// labelled twin clips of a subject the fold tests on without a test sample (key order within each).
+  std::vector<std::string> counterfactual_unmatched;
 };
 
 /// The split of `fold` (a fold of `plan`). Throws std::invalid_argument when the fold is not one of the

@@ -59,6 +59,11 @@ struct DatasetSpec {
   std::filesystem::path annotations;  // existing readable file, or empty when none is given
   std::string annotations_sha256;     // SHA-256 of the annotation file's bytes ("" when none)
   json options = json::object();      // adapter options, as written (the dataset layer checks them)
+  /// The dataset this one is the counterfactual twin of (docs/spec.md "datasets"): same layout, subjects and
+  /// clip names, one spurious cue toggled. "" = an ordinary dataset, i.e. a domain of the protocol. A twin
+  /// is never a source or target itself: it is predicted by the cells that test on its original
+  /// (metric shortcut_flip_rate, docs/engine.md "Counterfactual twins").
+  std::string counterfactual_of;
 };
 
 /// One hde pair: train on `sources`, test on `target`.
@@ -83,6 +88,7 @@ struct Fold {
                                    // kfold_subject: "k0".."k{k-1}"; loso: "dataset/subject"
   std::vector<std::string> train;  // dataset names that provide training clips (spec order)
   std::vector<std::string> test;   // dataset names that provide test clips
+  // Neither lists a counterfactual twin (DatasetSpec::counterfactual_of): twins are no domains.
   // kfold_subject: train and test both list every dataset; which subjects fall in fold i is decided by the
   // dataset layer (deterministically from the sample list). loso: `test` is the subject's dataset, and the
   // fold trains on every other subject of every dataset.
@@ -179,6 +185,10 @@ struct Plan {
 
   const Fold* find_fold(const std::string& id) const;
   const DatasetSpec* find_dataset(const std::string& name) const;
+  /// The counterfactual twin of dataset `name` (DatasetSpec::counterfactual_of == name); nullptr when none.
+  const DatasetSpec* twin_of(const std::string& name) const;
+  /// The protocol's domains: the names of the datasets that are not counterfactual twins, in spec order.
+  std::vector<std::string> domains() const;
 };
 
 /// Returns the subjects (local ids such as "sub01") of one dataset; throws UserError when the dataset cannot

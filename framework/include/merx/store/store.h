@@ -181,7 +181,7 @@ struct GroupKey {
   nlohmann::json assignments;         // {"param.path": value, ...}
   int64_t seed = 0;                   // the seed value (not the cell seed)
   std::string protocol;               // "lodo", "hde", "loso", "kfold_subject", ...
-  std::vector<std::string> datasets;  // dataset names in spec order
+  std::vector<std::string> datasets;  // the protocol's dataset names in spec order (no counterfactual twins)
 };
 
 /// A cell to enqueue. Identity: identity.
