@@ -342,7 +342,7 @@ TEST_CASE("compare: the subject bootstrap resamples whole subjects, paired, with
   CHECK(compare::to_json(c, opt).at("comparisons")[0].at("bootstrap").at("subjects") == 2);
 }
 
-TEST_CASE("compare --family: the comparisons the spec declared, Holm over all of them; others are post hoc") {
+TEST_CASE("compare --family: the comparisons the spec declared, Holm over all of them, others post hoc") {
   test::TempDir dir;
   const std::string db = dir.file("cmp.sqlite");
   {
