@@ -25,6 +25,12 @@ namespace fs = std::filesystem;
 
 inline constexpr uint64_t kTinySeed = 7;
 
+/// MERX_TEST_VERBOSE set and non-empty: tests print the figures they check (MESSAGE).
+inline bool verbose() {
+  const char* v = std::getenv("MERX_TEST_VERBOSE");
+  return v && *v;
+}
+
 /// The face-source folder; FAILs the current test (with the command to run) when a source is missing.
 inline fs::path faces_dir() {
   const char* env = std::getenv("MERX_FACES_DIR");

@@ -25,11 +25,6 @@ using namespace merx::test;
 
 namespace {
 
-bool verbose() {
-  const char* v = std::getenv("MERX_TEST_VERBOSE");
-  return v && *v;
-}
-
 std::vector<LoadResult> load_all(const std::string& labels = "native") {
   std::vector<LoadResult> out;
   for (const DatasetSource& s : merx::synth::corpus_sources(tiny_corpus())) {

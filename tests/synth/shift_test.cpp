@@ -25,11 +25,6 @@ using namespace merx::test;
 
 namespace {
 
-bool verbose() {
-  const char* v = std::getenv("MERX_TEST_VERBOSE");
-  return v && *v;
-}
-
 // The ground truth of a preset's plan for a seed, written by the generator's own writer into a temporary
 // folder and read back as text. Base faces are stand-ins (no pixels): the plan only needs who they are,
 // three people, the video with four images as in `default`.
