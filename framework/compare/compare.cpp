@@ -518,16 +518,33 @@ void adjust_holm(std::vector<Comparison>& out) {
   for (std::size_t k = 0; k < iw.size(); ++k) out[iw[k]].wilcoxon_p_holm = hw[k];
 }
 
+// The finished groups a selector matches (empty for a selector that does not parse).
+std::set<int64_t> matched_groups(const std::string& text, const std::vector<GroupInfo>& groups) {
+  std::set<int64_t> ids;
+  try {
+    const Selector sel = Selector::parse(text);
+    for (const auto& g : groups)
+      if (matches(g, sel)) ids.insert(g.id);
+  } catch (const UserError&) {
+  }
+  return ids;
+}
+
 // Says, per comparison, whether the experiments its groups come from declared it (an ad-hoc comparison
-// beside a declared family is post hoc, and its unadjusted p-value overstates).
-void note_declared(std::vector<Comparison>& out, const std::vector<std::set<std::string>>& experiments,
+// beside a declared family is post hoc, and its unadjusted p-value overstates). A declared comparison
+// matches when its selectors pick the same groups as the comparison's (so `variant=brl` is `brl`).
+void note_declared(std::vector<Comparison>& out, const std::vector<std::pair<std::string, std::string>>& pairs,
+                   const std::vector<std::set<std::string>>& experiments, const std::vector<GroupInfo>& groups,
                    const std::vector<Family>& families) {
   for (std::size_t i = 0; i < out.size(); ++i) {
     Comparison& c = out[i];
+    const auto a = matched_groups(pairs[i].first, groups), b = matched_groups(pairs[i].second, groups);
     for (const Family& f : families) {
       if (!experiments[i].count(f.experiment)) continue;
-      const auto hit = std::find(f.comparisons.begin(), f.comparisons.end(), std::make_pair(c.a, c.b));
-      if (hit != f.comparisons.end())
+      const bool declared = std::any_of(f.comparisons.begin(), f.comparisons.end(), [&](const auto& d) {
+        return matched_groups(d.first, groups) == a && matched_groups(d.second, groups) == b;
+      });
+      if (declared)
         c.notes.push_back("declared by experiment " + f.experiment + " as one of its " +
                           std::to_string(f.comparisons.size()) +
                           " comparisons; `--family` tests them all with Holm over the family");
@@ -558,7 +575,7 @@ std::vector<Comparison> compare_pairs(const Store& store,
     experiments.back().insert(b.experiments.begin(), b.experiments.end());
   }
   adjust_holm(out);
-  if (!options.family) note_declared(out, experiments, declared_families(store));
+  if (!options.family) note_declared(out, pairs, experiments, groups, declared_families(store));
   return out;
 }
 

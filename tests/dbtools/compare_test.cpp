@@ -390,6 +390,9 @@ TEST_CASE("compare --family: the comparisons the spec declared, Holm over all of
   CHECK(compare::render_text(fam, opt).find("3 comparisons the spec declared") != std::string::npos);
   opt.family = false;
   CHECK(has_note(single[0], "declared by experiment study as one of its 3 comparisons"));
+  // Other selectors for the same groups are the same declared comparison.
+  CHECK(has_note(compare::compare(s, {"variant=brl", "regularizer=none"}, std::nullopt, opt)[0],
+                 "declared by experiment study"));
   // Reversed order is a different comparison (A - B), not declared: post hoc.
   const auto posthoc = compare::compare(s, {"coral", "brl"}, std::nullopt, opt);
   CHECK(has_note(posthoc[0], "post hoc"));
