@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <oneapi/tbb/global_control.h>
+#include <spdlog/spdlog.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 #include <opencv2/core/utility.hpp>
@@ -25,6 +26,8 @@
 #include "merx/buildinfo.h"
 #include "merx/engine/cell.h"
 #include "merx/engine/inputs.h"
+#include "merx/engine/saved_model.h"
+#include "merx/preprocessing/recipe.h"
 #include "merx/errors.h"
 #include "merx/hash.h"
 #include "merx/metrics/metrics.h"
@@ -297,6 +300,28 @@ RunSummary run_plan(const Plan& plan, const PluginRegistry& registry, const RunO
     provenance(PluginKind::Augmenter, pt.augmenter);
   }
 
+  // What a saved model needs to be rebuilt and fed as in training (merx/engine/saved_model.h).
+  const bool save_models = plan.save_models && opt.save_models;
+  auto manifest = [&](const Cell& cell, const SweepPoint& pt, const CellData& data, CellOutcome& o) {
+    ModelManifest m;
+    m.cell_identity = cell.identity;
+    m.classes = data.classes;
+    m.backbone = pt.backbone.name;
+    m.backbone_version = pt.backbone.version;
+    m.backbone_params = pt.backbone.params;
+    m.input = o.model.backbone->input_shape();
+    m.feature_dim = o.model.backbone->feature_dim();
+    m.recipe = pt.recipe.name;
+    m.recipe_params = pt.recipe.params;
+    m.recipe_config = prep::RecipeConfig::from_params(pt.recipe.name, pt.recipe.params).to_json();
+    m.labels = pt.labels.name;
+    m.label_map = pt.labels.map;
+    m.chosen_epoch = o.result.chosen_epoch;
+    m.libtorch_version = TORCH_VERSION;
+    m.merx_version = version_string();
+    return m;
+  };
+
   std::mutex store_mutex;  // the Store (one connection), the summary and the callbacks
   std::atomic<size_t> next{0};
   size_t index = 0;
@@ -347,6 +372,16 @@ RunSummary run_plan(const Plan& plan, const PluginRegistry& registry, const RunO
           };
         outcome = run_cell(cfg, registry, data);
         outcome.result.prep_seconds = prep;
+        if (save_models && outcome.result.status == CellStatus::Done && outcome.model.backbone) {
+          try {
+            const SavedModelRef ref =
+                write_model_file(store.path(), model_bytes(outcome.model, manifest(*cell, pt, data, outcome)));
+            outcome.result.model_sha256 = ref.sha256;
+            outcome.result.model_bytes = ref.bytes;
+          } catch (const std::exception& e) {  // the results stay valid without the file
+            spdlog::warn("{}: model not saved: {}", cfg.label, e.what());
+          }
+        }
       } catch (const std::exception& e) {  // a cell whose data cannot be assembled fails alone
         outcome.result.status = CellStatus::Failed;
         outcome.result.error = e.what();

@@ -63,6 +63,8 @@ std::optional<ProtocolSpec> check_protocol(const json& doc, const std::vector<st
 std::vector<int64_t> check_seeds(const json& doc, Findings& out);
 fs::path check_output(const json& doc, const fs::path& base_dir, Findings& out);
 std::vector<fs::path> check_plugin_paths(const json& doc, const fs::path& base_dir, Findings& out);
+/// `save_models`: a boolean, default true.
+bool check_save_models(const json& doc, Findings& out);
 SweepDef check_sweep(const json& doc, Findings& out);
 /// The spec's `comparisons` (the declared Holm family, merx/compare/compare.h Family): (A, B) selector
 /// texts. Bare-word terms must name a variant of `sweep` or the experiment `name`.

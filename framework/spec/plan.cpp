@@ -398,6 +398,7 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
   plan.seeds = check_seeds(doc, base);
   plan.output = check_output(doc, src.base_dir, base);
   plan.plugin_paths = check_plugin_paths(doc, src.base_dir, base);
+  plan.save_models = check_save_models(doc, base);
   const SweepDef sweep = check_sweep(doc, base);
   plan.comparisons = check_comparisons(doc, sweep, plan.name, base);
   if (datasets_ok && protocol) {

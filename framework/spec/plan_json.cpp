@@ -33,6 +33,7 @@ json plan_to_json(const Plan& plan) {
   j["spec_file"] = plan.spec_file.string();
   j["spec_hash"] = plan.spec_hash;
   j["output"] = plan.output.string();
+  j["save_models"] = plan.save_models;
   j["plugin_paths"] = json::array();
   for (const auto& p : plan.plugin_paths) j["plugin_paths"].push_back(p.string());
   j["protocol"] = {{"name", plan.protocol.name}, {"params", plan.protocol.params}};

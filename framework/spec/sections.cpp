@@ -22,7 +22,7 @@ const std::vector<std::string>& spec_fields() {
   static const std::vector<std::string> f = {
       "name",        "description", "datasets", "labels", "recipe", "protocol", "backbone",
       "regularizer", "augmenter",   "training", "seeds",  "sweep",  "output",   "plugin_paths",
-      "comparisons"};
+      "comparisons", "save_models"};
   return f;
 }
 
@@ -446,6 +446,16 @@ fs::path check_output(const json& doc, const fs::path& base_dir, Findings& out) 
   if (!doc.contains("output")) return resolve_path(base_dir, "merx.sqlite");
   if (auto o = string_field(doc, "output", "", false, out)) return resolve_path(base_dir, *o);
   return {};
+}
+
+bool check_save_models(const json& doc, Findings& out) {
+  auto it = doc.find("save_models");
+  if (it == doc.end()) return true;
+  if (!it->is_boolean()) {
+    add_value(out, "save_models", type_message("true or false", *it));
+    return true;
+  }
+  return it->get<bool>();
 }
 
 std::vector<fs::path> check_plugin_paths(const json& doc, const fs::path& base_dir, Findings& out) {

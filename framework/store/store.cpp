@@ -426,8 +426,8 @@ void Store::write_finished_cell(const CellResult& r) {
                  "git_commit = ?, merx_version = ?, libtorch_version = ?, selection = ?, chosen_epoch = ?, "
                  "backbone_name = ?, backbone_version = ?, backbone_sha256 = ?, "
                  "regularizer_name = ?, regularizer_version = ?, regularizer_sha256 = ?, "
-                 "augmenter_name = ?, augmenter_version = ?, augmenter_sha256 = ?, validation_split_json = ? "
-                 "WHERE id = ?"));
+                 "augmenter_name = ?, augmenter_version = ?, augmenter_sha256 = ?, validation_split_json = ?, "
+                 "model_sha256 = ?, model_bytes = ? WHERE id = ?"));
       Params b(*q);
       b.add(to_string(r.status)).text(r.error).text(r.started_at).text(r.finished_at);
       b.add(r.prep_seconds).add(r.fit_seconds).add(r.train_seconds).add(r.eval_seconds);
@@ -441,6 +441,7 @@ void Store::write_finished_cell(const CellResult& r) {
         b.text(p->name).text(p->version).text(p->sha256);
       b.add(r.validation_split.is_null() ? std::nullopt
                                          : std::optional<std::string>(r.validation_split.dump()));
+      b.text(r.model_sha256).add(r.model_bytes);
       b.add(*id);
       q->run();
     }
@@ -559,8 +560,8 @@ std::optional<CellResult> Store::read_cell(const std::string& identity) const {
         "eval_seconds, threads, host, device, git_commit, merx_version, libtorch_version, selection, "
         "chosen_epoch, backbone_name, backbone_version, backbone_sha256, regularizer_name, "
         "regularizer_version, "
-        "regularizer_sha256, augmenter_name, augmenter_version, augmenter_sha256, validation_split_json "
-        "FROM cells WHERE identity = ?"));
+        "regularizer_sha256, augmenter_name, augmenter_version, augmenter_sha256, validation_split_json, "
+        "model_sha256, model_bytes FROM cells WHERE identity = ?"));
     q->bind(1, identity);
     if (!q->step()) return std::nullopt;
     int i = 0;
@@ -589,6 +590,9 @@ std::optional<CellResult> Store::read_cell(const std::string& identity) const {
       p->sha256 = q->text(i++);
     }
     r.validation_split = opt_json(*q, i++);
+    r.model_sha256 = q->text(i++);
+    if (!q->is_null(i)) r.model_bytes = q->int64(i);
+    ++i;
   }
   r.metrics = read_metrics(s, "cell_id", id);
   r.confusion = read_confusion(s, "cell_id", id);

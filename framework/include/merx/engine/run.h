@@ -16,7 +16,10 @@
 //      seed, fold): claim, run_cell, write_finished_cell (one transaction), then the group's pooled
 //      metrics (metrics::update_group_metrics) once its last fold is done — never in a shard database,
 //      whose groups lack the other shards' folds. A failed cell (exception, non-finite loss, out of memory)
-//      is stored as failed with its reason, its slot takes the next cell.
+//      is stored as failed with its reason, its slot takes the next cell. A done cell's reported model is
+//      written to <database>-models/<sha256>.mxm first (merx/engine/saved_model.h) unless the spec's
+//      save_models or RunOptions::save_models is false; a model that cannot be written is a warning and
+//      the cell is stored without one.
 // Threads: torch's intra-op thread count T is set once before cells start (and in each slot's thread):
 // threads_per_cell, else 1 with several slots, else the spec's training.threads_per_cell; stored per cell.
 // OpenCV's own thread pool is limited to T while cells run. Results do not depend on the slot count: a cell
@@ -86,6 +89,8 @@ struct RunOptions {
   int simulate_gpus = 0;     // > 0: that many fake GPU slots (x slots_per_gpu) running on the CPU
   int slots_per_gpu = 0;     // cells at once per GPU; 0 = the spec's training.slots_per_gpu (max)
   Shard shard;               // only this shard's cells (own database)
+  /// false: no model files even where the spec's save_models is true (`merx run --no-save-models`).
+  bool save_models = true;
   const std::atomic<bool>* stop = nullptr;          // set (e.g. by SIGINT): the running cell is stored as
                                                     // interrupted and no further cell starts
   std::function<void(const CellReport&)> on_cell;   // called after each cell is stored

@@ -173,6 +173,9 @@ struct Plan {
   std::vector<int64_t> seeds;                       // seed values
   std::filesystem::path output;                     // database file, absolute
   std::vector<std::filesystem::path> plugin_paths;  // absolute, existing folders
+  /// The spec's `save_models` (default true): done cells write their selected model beside the database
+  /// (merx/engine/saved_model.h). Not in any identity.
+  bool save_models = true;
   std::vector<SweepPoint> points;
   // The spec's `comparisons`: (A, B) selector pairs declared before the runs, the Holm family of
   // `merx db compare --family` (merx/compare/compare.h). Stored with the experiment as part of `spec`.

@@ -155,6 +155,10 @@ struct CellResult {
   std::optional<int64_t> chosen_epoch;  // epoch of the reported checkpoint, 0-based
   PluginProvenance backbone, regularizer, augmenter;
   nlohmann::json validation_split;  // samples held out for selection; null when none
+  /// The saved model (schema 3, docs/database.md "Saved models"): SHA-256 hex of the .mxm file in
+  /// <database>-models/ and its size in bytes; empty / nullopt = none saved (stored as NULL).
+  std::string model_sha256;
+  std::optional<int64_t> model_bytes;
 
   std::vector<MetricRow> metrics;         // this cell's metrics (usually scope Fold)
   std::vector<ConfusionEntry> confusion;  // this cell's confusion counts
