@@ -222,6 +222,7 @@ void print_results(const Plan& plan, Store& store, std::ostream& out) {
 int run(const RunArgs& a) {
   PluginRegistry registry;
   const Plan plan = plan_from_args(a.spec, registry);
+  check_backbones(plan, registry);  // a backbone that cannot be built fails before any cell starts
   for (const auto& w : plan.warnings) spdlog::warn("{}", w.format());
   engine::RunOptions opt;
   opt.output = a.output;

@@ -1,5 +1,6 @@
 #include "cli/spec_common.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -8,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/table.h"
+#include "merx/backbone.h"
+#include "merx/errors.h"
 #include "merx/datasets/load.h"
 #include "merx/plugins/registry.h"
 #include "merx/spec/spec.h"
@@ -19,6 +22,32 @@ void add_spec_args(CLI::App* cmd, SpecArgs& args, bool required) {
   cmd->add_option("--set", args.sets,
                   "Override a field before validation: path=value, e.g. training.lr=0.001 or "
                   "datasets[0].root=/data/casme2 (repeatable)");
+}
+
+void check_backbones(const Plan& plan, const PluginRegistry& registry) {
+  std::vector<Problem> problems;
+  std::set<std::string> seen;
+  const bool sweep = plan.points.size() > 1;
+  for (const auto& pt : plan.points) {
+    if (!seen.insert(pt.backbone.name + "\n" + canonical_json(pt.backbone.params)).second) continue;
+    const std::string who = sweep ? pt.label() + ": " : "";
+    try {
+      const auto bb = registry.create<Backbone>(pt.backbone.name, pt.backbone.params);
+      const InputShape in = bb->input_shape();
+      const std::array<int64_t, 3> want = {in.channels, in.height, in.width};
+      if (want != pt.recipe.shape) {
+        auto text = [](const std::array<int64_t, 3>& s) {
+          return "[" + std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " + std::to_string(s[2]) + "]";
+        };
+        problems.push_back({"backbone", who + "backbone `" + pt.backbone.name + "` expects inputs " +
+                                            text(want) + ", recipe `" + pt.recipe.name + "` makes " +
+                                            text(pt.recipe.shape)});
+      }
+    } catch (const std::exception& e) {
+      problems.push_back({"backbone", who + e.what()});
+    }
+  }
+  if (!problems.empty()) throw ValidationError(std::move(problems));
 }
 
 Plan plan_from_args(const SpecArgs& args) {

@@ -27,6 +27,13 @@ Plan plan_from_args(const SpecArgs& args);
 /// The same, keeping the discovered plugins (`merx run` builds its cells' plugins from them).
 Plan plan_from_args(const SpecArgs& args, PluginRegistry& registry);
 
+/// Constructs the backbone of every sweep point once (one per distinct name + resolved parameters) and checks
+/// its input_shape() against the recipe, so a plugin that refuses its parameters or its file (e.g.
+/// `torchscript` with a model that does not load or does not take the declared input) fails `merx validate`
+/// and the start of `merx run`, not the middle of training. Throws ValidationError with one problem per
+/// failing point at path `backbone` (its message prefixed with the point's label when the spec sweeps).
+void check_backbones(const Plan& plan, const PluginRegistry& registry);
+
 /// Train/test clips per class of every fold, for one label setting shared by some sweep points
 /// (usually all of them), counted from the annotation files (merx/spec/folds.h, frames not opened).
 struct FoldClasses {

@@ -1,4 +1,5 @@
-// `merx validate SPEC [--set path=value]...`: resolves the spec and every plugin it names, checks the output
+// `merx validate SPEC [--set path=value]...`: resolves the spec and every plugin it names, constructs each
+// sweep point's backbone once (check_backbones: a model file that does not load fails here), checks the output
 // database path, reads the datasets' annotation files (every clip problem is reported; frames are not opened)
 // and prints either every problem (exit 2) or a summary of the cells and the folds with their train/test
 // clips per class. Changes nothing.
@@ -8,13 +9,16 @@
 
 #include "cli/commands.h"
 #include "cli/spec_common.h"
+#include "merx/plugins/registry.h"
 #include "merx/store/store.h"
 
 namespace merx::cli {
 namespace {
 
 int run(const SpecArgs& args) {
-  const Plan plan = plan_from_args(args);
+  PluginRegistry registry;
+  const Plan plan = plan_from_args(args, registry);
+  check_backbones(plan, registry);            // constructs each backbone once (e.g. loads a model file)
   Store::check_output(plan.output.string());  // UserError naming the path; the file is not touched
   for (const auto& w : plan.warnings) spdlog::warn("{}", w.format());
 

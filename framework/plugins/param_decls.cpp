@@ -130,6 +130,8 @@ std::vector<std::string> param_decl_problems(const std::vector<ParamDecl>& decls
       out.push_back(p + "min " + num(*d.min) + " is greater than max " + num(*d.max));
     if (!d.choices.empty() && d.type != ParamType::String)
       out.push_back(p + "choices only apply to string parameters");
+    if (d.file && d.type != ParamType::String) out.push_back(p + "only a string parameter can be a file path");
+    if (d.file && d.search.kind != Search::Kind::None) out.push_back(p + "a file path cannot be searched");
     const std::string def = value_problem(d, d.default_value, "default");
     if (!def.empty()) out.push_back(p + def);
     check_search(d, out);

@@ -35,6 +35,38 @@ std::string unknown_plugin(const PluginCatalog& catalog, PluginKind kind, const 
          "; a plugin of your own: its folder of .so files under `plugin_paths` or in $MERX_PLUGIN_PATH)";
 }
 
+// File-valued parameters (ParamDecl::file): resolved against the spec folder, required to exist, hashed.
+void check_file_params(const PluginInfo& info, const std::string& key, PointContext& ctx, PluginRef& ref,
+                       Findings& out) {
+  for (const auto& d : info.params) {
+    if (!d.file || !ref.params.contains(d.name) || !ref.params[d.name].is_string()) continue;
+    const std::string given = ref.params[d.name].get<std::string>();
+    if (given.empty()) continue;
+    const std::string path = key + ".params." + d.name;
+    const fs::path file = resolve_path(ctx.base_dir, given);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) {
+      add_value(out, path, "file not found: " + file.string());
+      continue;
+    }
+    if (!fs::is_regular_file(file, ec)) {
+      add_value(out, path, "not a regular file: " + file.string());
+      continue;
+    }
+    auto cached = ctx.sha_cache.find(file.string());
+    if (cached == ctx.sha_cache.end()) {
+      try {
+        cached = ctx.sha_cache.emplace(file.string(), sha256_file(file)).first;
+      } catch (const std::exception& e) {
+        add_value(out, path, std::string("cannot be read: ") + e.what());
+        continue;
+      }
+    }
+    ref.params[d.name] = file.string();
+    ref.file_sha256[d.name] = cached->second;
+  }
+}
+
 const PluginInfo* check_plugin(const json& doc, PluginKind kind, PointContext& ctx, PluginRef& ref,
                                Findings& out) {
   const std::string key = to_string(kind);
@@ -66,6 +98,7 @@ const PluginInfo* check_plugin(const json& doc, PluginKind kind, PointContext& c
   const json given = block.contains("params") ? block["params"] : json();
   ref.params = check_params_into(info->params, given, key + ".params", key + " `" + name + "`", out);
   ref.explicit_params = cast_params(info->params, given);
+  check_file_params(*info, key, ctx, ref, out);
   return info;
 }
 
@@ -247,7 +280,9 @@ bool check_labels(const json& doc, PointContext& ctx, LabelSettings& ls, json& c
 }
 
 json plugin_content(const PluginRef& r) {
-  return {{"name", r.name}, {"version", r.version}, {"params", r.explicit_params}};
+  json params = r.explicit_params;
+  for (const auto& [name, sha] : r.file_sha256) params[name] = {{"sha256", sha}};  // content, never path
+  return {{"name", r.name}, {"version", r.version}, {"params", params}};
 }
 
 }  // namespace

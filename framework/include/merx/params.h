@@ -72,6 +72,12 @@ struct ParamDecl {
   std::vector<std::string> choices;    // allowed values for String (empty = any string)
   Search search;                       // Kind::None = not searched
   std::string doc;
+  /// A string parameter naming a file the plugin reads (e.g. a model file). The host, not the plugin,
+  /// resolves a relative value against the spec file's folder, refuses a missing file at validation, hands
+  /// the plugin the absolute path, and puts the file's SHA-256 into the cell identity instead of its path
+  /// (as it does for annotation files). An empty value means "no file" and is passed through unchanged.
+  /// JSON: "file": true (hosts that predate it ignore the key and pass the string verbatim).
+  bool file = false;
 
   static ParamDecl integer(std::string n, int64_t def) { return make(std::move(n), ParamType::Int, def); }
   static ParamDecl real(std::string n, double def) { return make(std::move(n), ParamType::Float, def); }
@@ -101,6 +107,11 @@ struct ParamDecl {
     doc = std::move(d);
     return std::move(*this);
   }
+  /// Marks a string parameter as a file path (see `file` above).
+  ParamDecl&& file_path() && {
+    file = true;
+    return std::move(*this);
+  }
 
  private:
   static ParamDecl make(std::string n, ParamType t, json def) {
@@ -115,7 +126,7 @@ struct ParamDecl {
 // ---- JSON form of declarations (what crosses the .so boundary in merx_plugin_descriptor::params_json) ----
 // [{"name":..,"type":"int|float|bool|string","default":..,"min":..,"max":..,"choices":[..],
 //   "search":{"dist":"uniform|log10_uniform|int_uniform|choice","lo":..,"hi":..,"zero_prob":..,
-//             "values":[..]},"doc":..}, ...]
+//             "values":[..]},"doc":..,"file":true (only when set)}, ...]
 
 inline json search_to_json(const Search& s) {
   switch (s.kind) {
@@ -150,6 +161,7 @@ inline json decl_to_json(const ParamDecl& d) {
   if (d.max) j["max"] = bound(*d.max);
   if (!d.choices.empty()) j["choices"] = d.choices;
   j["search"] = search_to_json(d.search);
+  if (d.file) j["file"] = true;
   return j;
 }
 
@@ -166,6 +178,7 @@ inline ParamDecl decl_from_json(const json& j) {
   if (j.contains("choices")) d.choices = j["choices"].get<std::vector<std::string>>();
   if (j.contains("search")) d.search = search_from_json(j["search"]);
   d.doc = j.value("doc", "");
+  d.file = j.value("file", false);
   return d;
 }
 

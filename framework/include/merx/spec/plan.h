@@ -12,7 +12,8 @@
 //
 // Identities (SHA-256 hex of a canonical JSON, merx/spec/spec.h canonical_json) — see docs/spec.md
 // "Identity" for the exact documents:
-//   cell identity  fold, seed value, plugins (name, version, EXPLICIT params), recipe (name, explicit
+//   cell identity  fold, seed value, plugins (name, version, EXPLICIT params; a file-valued param by the
+//                  SHA-256 of the file, never its path), recipe (name, explicit
 //                  params), training (explicit, without threads_per_cell/device), labels (membership file by
 //                  its SHA-256), and the fold's datasets (name, adapter, options, annotation-file SHA-256).
 //                  Not in it: `name`, `description`, `output`, dataset roots, `plugin_paths`, thread counts,
@@ -103,6 +104,11 @@ struct PluginRef {
   std::filesystem::path file;             // the .so it comes from
   json explicit_params = json::object();  // set in the spec / variant / grid / random draw, cast to type
   json params = json::object();           // resolved: every declared parameter (what the plugin receives)
+  /// File-valued parameters (ParamDecl::file) with a non-empty value: name -> SHA-256 of the file's bytes.
+  /// `params` holds their absolute paths (a relative one resolved against the spec folder); the identity
+  /// holds {"sha256": ...} in the path's place, so moving or renaming the file keeps the cell, editing it
+  /// makes a new one.
+  std::map<std::string, std::string> file_sha256;
 };
 
 struct RecipeRef {
