@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "merx/csv.h"
 #include "merx/errors.h"
 #include "merx/leaderboard/leaderboard.h"
 #include "merx/metrics/metrics.h"
@@ -314,13 +315,6 @@ int show(const std::string& file, const std::string& cell) {
     std::cout << "\n";
   }
   return 0;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string o = "\"";
-  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return o + "\"";
 }
 
 int query(const std::string& file, const std::string& sql, const std::string& format) {

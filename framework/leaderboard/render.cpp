@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include "merx/csv.h"
 #include "merx/errors.h"
 #include "merx/leaderboard/leaderboard.h"
 
@@ -273,13 +274,6 @@ std::string render_md(const Leaderboard& lb) {
 }
 
 // ---- CSV (RFC 4180), one line per value ----
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string o = "\"";
-  for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return o + "\"";
-}
 
 std::string csv_num(const std::optional<double>& v) {
   if (!v) return "";

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "merx/csv.h"
 #include "merx/errors.h"
 
 namespace merx {
@@ -22,11 +23,7 @@ std::string csv_field(const SqlValue& v) {
     std::snprintf(buf, sizeof buf, "%.17g", *d);
     return buf;
   }
-  const std::string& s = std::get<std::string>(v);
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
+  return merx::csv_field(std::get<std::string>(v));
 }
 
 std::string csv_line(const std::vector<SqlValue>& row) {
