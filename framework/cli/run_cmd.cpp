@@ -30,7 +30,7 @@ namespace {
 struct RunArgs {
   SpecArgs spec;
   std::string output, cache;
-  bool rerun_failed = false, force = false, no_summary = false;
+  bool rerun_failed = false, force = false, no_summary = false, no_save_models = false;
   int jobs = 1, prep_jobs = 0, threads_per_cell = 0, simulate_gpus = 0, slots_per_gpu = 0;
   std::string shard;
 };
@@ -227,6 +227,7 @@ int run(const RunArgs& a) {
   engine::RunOptions opt;
   opt.output = a.output;
   opt.rerun_failed = a.rerun_failed;
+  opt.save_models = !a.no_save_models;
   opt.force = a.force;
   opt.cache_dir = a.cache;
   opt.prep_jobs = a.prep_jobs;
@@ -318,6 +319,8 @@ void add_run_command(CLI::App& app, Action& action) {
   add_spec_args(cmd, args->spec);
   cmd->add_option("--output,-o", args->output, "Results database (default: the spec's `output`)");
   cmd->add_flag("--rerun-failed", args->rerun_failed, "Run failed cells again");
+  cmd->add_flag("--no-save-models", args->no_save_models,
+                "Do not write the cells' selected models to <db>-models/ (as the spec's save_models: false)");
   cmd->add_flag("--force", args->force, "Run every cell again, done ones included");
   cmd->add_flag("--no-summary", args->no_summary,
                 "Skip the per-target table and the leaderboard at the end (`merx db leaderboard` prints them)");
