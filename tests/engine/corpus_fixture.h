@@ -82,6 +82,20 @@ inline nlohmann::json corpus_datasets(const fs::path& dir) {
   return datasets;
 }
 
+/// LODO over the corpus of write_corpus(dir) with ststnet, 2 epochs, megc3 labels, results in `output`.
+inline nlohmann::json lodo_spec(const fs::path& dir, const std::string& output, const std::string& name) {
+  return {{"name", name},
+          {"datasets", corpus_datasets(dir)},
+          {"labels", {{"name", "megc3"}}},
+          {"recipe",
+           {{"name", "flow_strain"}, {"params", {{"size", 28}, {"flow_size", 32}, {"flow", "farneback"}}}}},
+          {"protocol", {{"name", "lodo"}}},
+          {"backbone", {{"name", "ststnet"}}},
+          {"training", {{"epochs", 2}, {"batch", 2}, {"lr", 0.01}, {"threads_per_cell", 1}}},
+          {"seeds", 1},
+          {"output", output}};
+}
+
 /// Writes `s` to dir/file (pretty JSON) and returns the path.
 inline fs::path write_spec(const fs::path& dir, const std::string& file, const nlohmann::json& s) {
   std::ofstream(dir / file) << s.dump(2);

@@ -32,19 +32,8 @@ namespace {
 
 // LODO over the corpus; `nan_variant` adds a variant whose regularizer turns NaN at step 2.
 nlohmann::json spec(const fs::path& dir, const std::string& output, bool nan_variant) {
-  const nlohmann::json datasets = corpus_datasets(dir);
-  nlohmann::json s = {
-      {"name", "engine_e2e"},
-      {"datasets", datasets},
-      {"labels", {{"name", "megc3"}}},
-      {"recipe",
-       {{"name", "flow_strain"}, {"params", {{"size", 28}, {"flow_size", 32}, {"flow", "farneback"}}}}},
-      {"protocol", {{"name", "lodo"}}},
-      {"backbone", {{"name", "ststnet"}}},
-      {"training", {{"epochs", 2}, {"batch", 2}, {"lr", 0.01}, {"threads_per_cell", 1}}},
-      {"seeds", 1},
-      {"plugin_paths", {std::string(MERX_TEST_PLUGIN_DIR) + "/engine"}},
-      {"output", output}};
+  nlohmann::json s = lodo_spec(dir, output, "engine_e2e");
+  s["plugin_paths"] = {std::string(MERX_TEST_PLUGIN_DIR) + "/engine"};
   if (nan_variant)
     s["sweep"] = {
         {"variants",

@@ -20,19 +20,6 @@ using merx::test::run_shell;
 
 namespace {
 
-nlohmann::json saved_spec(const fs::path& dir, const std::string& output) {
-  return {{"name", "saved_models"},
-          {"datasets", corpus_datasets(dir)},
-          {"labels", {{"name", "megc3"}}},
-          {"recipe",
-           {{"name", "flow_strain"}, {"params", {{"size", 28}, {"flow_size", 32}, {"flow", "farneback"}}}}},
-          {"protocol", {{"name", "lodo"}}},
-          {"backbone", {{"name", "ststnet"}}},
-          {"training", {{"epochs", 2}, {"batch", 2}, {"lr", 0.01}, {"threads_per_cell", 1}}},
-          {"seeds", 1},
-          {"output", output}};
-}
-
 merx::PluginRegistry test_registry() {
   merx::DiscoveryOptions o;
   o.default_dirs = false;
@@ -48,7 +35,7 @@ TEST_CASE("saved models: one content-addressed file per done cell, reloaded it p
   const fs::path& dir = scratch.dir;
   REQUIRE(write_corpus(dir));
   const fs::path db = dir / "results.sqlite";
-  const fs::path file = write_spec(dir, "spec.json", saved_spec(dir, db.string()));
+  const fs::path file = write_spec(dir, "spec.json", lodo_spec(dir, db.string(), "saved_models"));
   const auto r = run_merx("run " + q(file) + " --cache " + q(dir / "cache") + " --prep-jobs 2");
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -118,7 +105,7 @@ TEST_CASE("saved models: save_models false stores no file and no reference") {
   const fs::path& dir = scratch.dir;
   REQUIRE(write_corpus(dir));
   const fs::path db = dir / "results.sqlite";
-  nlohmann::json s = saved_spec(dir, db.string());
+  nlohmann::json s = lodo_spec(dir, db.string(), "saved_models");
   s["save_models"] = false;
   s["protocol"] = {{"name", "lodo"}, {"params", {{"targets", {"beta"}}}}};
   const fs::path file = write_spec(dir, "spec.json", s);
