@@ -12,6 +12,7 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include "engine/trainer.h"
 #include "merx/errors.h"
 #include "merx/hash.h"
 
@@ -119,38 +120,29 @@ SavedModelRef write_model_file(const fs::path& database, const std::string& byte
 
 namespace {
 
-std::string shape_text(const c10::IntArrayRef& s) {
-  std::string t = "[";
-  for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + "]";
-}
-
 // Loads `module`'s parameters and buffers from `archive`, refusing a tensor whose shape differs from the
 // freshly built module's (torch's own load would silently adopt the stored shape).
 void load_checked(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& what,
                   const std::string& file) {
-  std::vector<std::pair<std::string, std::vector<int64_t>>> want;
-  for (const auto& p : module.named_parameters()) want.emplace_back(p.key(), p.value().sizes().vec());
-  for (const auto& b : module.named_buffers()) want.emplace_back(b.key(), b.value().sizes().vec());
+  // Parameters then buffers, by name, with their shapes.
+  auto shapes = [&module] {
+    std::vector<std::pair<std::string, std::vector<int64_t>>> s;
+    for (const auto& p : module.named_parameters()) s.emplace_back(p.key(), p.value().sizes().vec());
+    for (const auto& b : module.named_buffers()) s.emplace_back(b.key(), b.value().sizes().vec());
+    return s;
+  };
+  const auto want = shapes();
   try {
     module.load(archive);
   } catch (const c10::Error& e) {
     throw UserError(file + ": the " + what + " weights do not fit the network built from the manifest (" +
                     e.what_without_backtrace() + ")");
   }
-  size_t i = 0;
-  for (const auto& p : module.named_parameters()) {
-    if (i < want.size() && p.value().sizes().vec() != want[i].second)
-      throw UserError(file + ": " + what + " tensor `" + p.key() + "` is " + shape_text(p.value().sizes()) +
-                      " in the file, the network built from the manifest has " + shape_text(want[i].second));
-    ++i;
-  }
-  for (const auto& b : module.named_buffers()) {
-    if (i < want.size() && b.value().sizes().vec() != want[i].second)
-      throw UserError(file + ": " + what + " buffer `" + b.key() + "` is " + shape_text(b.value().sizes()) +
-                      " in the file, the network built from the manifest has " + shape_text(want[i].second));
-    ++i;
-  }
+  const auto got = shapes();
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i)
+    if (got[i].second != want[i].second)
+      throw UserError(file + ": " + what + (i < module.parameters().size() ? " tensor `" : " buffer `") + got[i].first + "` is " + detail::shape_text(got[i].second) +
+                      " in the file, the network built from the manifest has " + detail::shape_text(want[i].second));
 }
 
 }  // namespace

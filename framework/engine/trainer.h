@@ -116,6 +116,9 @@ class Trainer {
   std::vector<std::pair<std::string, nlohmann::json>> augmenter_artifacts_;
 };
 
+/// "[2, 3, 28]": a tensor shape for messages.
+std::string shape_text(const std::vector<int64_t>& s);
+
 /// Clones every parameter and buffer of the model (a checkpoint in memory).
 std::vector<torch::Tensor> snapshot(Model& model);
 /// Copies a snapshot back.
