@@ -62,7 +62,7 @@ using nlohmann::json;
 struct Settings {
   int64_t k, z_dim, n_critic, batch, steps, width, max_draws;
   double sigma_a, lambda_gp, lr, beta1, beta2, synthetic_weight, gate_confidence, gate_min_acceptance,
-      gate_min_diversity;
+      gate_min_diversity, mode_seeking;
   std::string loss, balance, target, generator;
   json params;  // everything as resolved, for the cache key and the artifacts
 };
@@ -76,7 +76,10 @@ struct Settings {
 struct GeneratorImpl : torch::nn::Module {
   GeneratorImpl(int64_t in, int64_t c, int64_t cg, int64_t h, int64_t w, int64_t width)
       : h_(h), w_(w), width_(width), s0_((std::max(h, w) + 3) / 4) {
-    fc = register_module("fc", torch::nn::Linear(in, width * s0_ * s0_));
+    // fc is a Linear layer written as a 1x1 convolution on [B, in, 1, 1]: the same weights ([out, in, 1, 1]
+    // is Linear's [out, in]) and the same initial draws, but oneDNN's kernels instead of the reference BLAS
+    // Debian's LibTorch links (a third of a fit's time went to sgemm in the Linear layers).
+    fc = register_module("fc", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, width * s0_ * s0_, 1)));
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(width, width, 3).padding(1)));
     conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(width, width, 3).padding(1)));
     mix = register_module("mix", torch::nn::Conv2d(torch::nn::Conv2dOptions(width + c, width, 3).padding(1)));
@@ -85,7 +88,8 @@ struct GeneratorImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& h, const torch::Tensor& proto) {
     auto up = F::InterpolateFuncOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kNearest);
     auto lrelu = F::LeakyReLUFuncOptions().negative_slope(0.2);
-    torch::Tensor t = F::leaky_relu(fc->forward(h), lrelu).view({h.size(0), width_, s0_, s0_});
+    torch::Tensor t =
+        F::leaky_relu(fc->forward(h.view({h.size(0), h.size(1), 1, 1})), lrelu).view({h.size(0), width_, s0_, s0_});
     t = F::leaky_relu(conv1->forward(F::interpolate(t, up)), lrelu);
     t = F::leaky_relu(conv2->forward(F::interpolate(t, up)), lrelu);
     t = t.narrow(2, 0, h_).narrow(3, 0, w_);
@@ -93,8 +97,7 @@ struct GeneratorImpl : torch::nn::Module {
     return out->forward(t);
   }
   int64_t h_, w_, width_, s0_;
-  torch::nn::Linear fc{nullptr};
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, mix{nullptr}, out{nullptr};
+  torch::nn::Conv2d fc{nullptr}, conv1{nullptr}, conv2{nullptr}, mix{nullptr}, out{nullptr};
 };
 TORCH_MODULE(Generator);
 
@@ -111,7 +114,9 @@ struct CriticImpl : torch::nn::Module {
     const int64_t h2 = (h / 2) / 2, w2 = (w / 2) / 2;  // (n + 2 - 4) / 2 + 1 = floor(n / 2), twice
     if (h2 < 1 || w2 < 1) throw std::invalid_argument("au_gan: inputs must be at least 4x4 pixels");
     const int64_t f = 4 * width;
-    fc = register_module("fc", torch::nn::Linear(2 * width * h2 * w2, f));
+    // fc = Linear(2w·h2·w2 -> F) on the flattened map, written as a convolution whose kernel covers the
+    // whole h2 x w2 map (the same weights and draws; oneDNN instead of reference-BLAS sgemm, see Generator).
+    fc = register_module("fc", torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * width, f, {h2, w2})));
     psi = register_module("psi", torch::nn::Linear(f, 1));
     emb_c = register_module("emb_c", torch::nn::Linear(torch::nn::LinearOptions(k, f).bias(false)));
     emb_d = register_module("emb_d", torch::nn::Linear(torch::nn::LinearOptions(d, f).bias(false)));
@@ -123,13 +128,13 @@ struct CriticImpl : torch::nn::Module {
     auto lrelu = F::LeakyReLUFuncOptions().negative_slope(0.2);
     torch::Tensor t = F::leaky_relu(conv1->forward(x), lrelu);
     t = F::leaky_relu(conv2->forward(t), lrelu);
-    const torch::Tensor phi = F::leaky_relu(fc->forward(t.flatten(1)), lrelu);
+    const torch::Tensor phi = F::leaky_relu(fc->forward(t).flatten(1), lrelu);
     torch::Tensor proj = emb_c->forward(c1) + emb_d->forward(d1);
     if (a01.size(1) > 0) proj = proj + emb_a->forward(a01);
     return psi->forward(phi).squeeze(1) + (proj * phi).sum(1);
   }
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::Linear fc{nullptr}, psi{nullptr}, emb_c{nullptr}, emb_d{nullptr}, emb_a{nullptr};
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, fc{nullptr};
+  torch::nn::Linear psi{nullptr}, emb_c{nullptr}, emb_d{nullptr}, emb_a{nullptr};
 };
 TORCH_MODULE(Critic);
 
@@ -369,6 +374,7 @@ class AuGan final : public merx::Augmenter {
     s_.width = p.integer("width");
     s_.sigma_a = p.real("sigma_a");
     s_.lambda_gp = p.real("lambda_gp");
+    s_.mode_seeking = p.real("mode_seeking");
     s_.lr = p.real("lr");
     s_.beta1 = p.real("beta1");
     s_.beta2 = p.real("beta2");
@@ -520,6 +526,7 @@ class AuGan final : public merx::Augmenter {
                      {"balance", s_.balance},       {"target", s_.target},
                      {"targets", targets},          {"generator", s_.generator},
                      {"loss", s_.loss},             {"steps", s_.steps},
+                     {"mode_seeking", s_.mode_seeking},
                      {"n_critic", s_.n_critic},     {"strain_computed", strain}};
 
     // Strain scale: alpha minimising ||alpha·strain_of(u, v) − strain||² over the real fit clips (the
@@ -710,14 +717,29 @@ class AuGan final : public merx::Augmenter {
           opt_d.step();
           last_d = loss.item<double>();
         }
-        const torch::Tensor bi = torch::randint(0, nf, {b}, gen, torch::kLong);
+        // G step. With mode seeking each condition appears twice with independent z (first half, second
+        // half of the batch), and G is also rewarded for making the two differ (Mao et al., "Mode Seeking
+        // Generative Adversarial Networks for Diverse Image Synthesis", CVPR 2019, Eq. 3: maximise
+        // mean|G(c, z1) − G(c, z2)| / mean|z1 − z2|, as the loss λ_ms / (ratio + 1e-5)). Without it (λ_ms 0)
+        // the batch is b independent conditions, as in 2.0.
+        const bool ms = s_.mode_seeking > 0 && b >= 2;
+        torch::Tensor bi = torch::randint(0, nf, {ms ? b / 2 : b}, gen, torch::kLong);
+        if (ms) bi = torch::cat({bi, bi});
         const torch::Tensor ab = ar.index_select(0, bi), yb = yr.index_select(0, bi),
                             db = dr.index_select(0, bi);
         const bool fl = coin(rng);
         const int64_t sx = shift(rng), sy = shift(rng);
-        const torch::Tensor fake =
-            diff_augment((generate(cond(ab, yb, db), cr.index_select(0, bi)) - mean) / sd, fl, u_ch, sx, sy);
-        const torch::Tensor loss = -Dc->forward(fake, eyeK.index_select(0, yb), db, ab).mean();
+        const torch::Tensor h = cond(ab, yb, db);
+        const torch::Tensor gs = (generate(h, cr.index_select(0, bi)) - mean) / sd;
+        const torch::Tensor fake = diff_augment(gs, fl, u_ch, sx, sy);
+        torch::Tensor loss = -Dc->forward(fake, eyeK.index_select(0, yb), db, ab).mean();
+        if (ms) {
+          const int64_t half = bi.size(0) / 2;
+          const torch::Tensor dg = (gs.narrow(0, 0, half) - gs.narrow(0, half, half)).abs().mean();
+          const torch::Tensor dz =
+              (h.narrow(0, 0, half).narrow(1, 0, s_.z_dim) - h.narrow(0, half, half).narrow(1, 0, s_.z_dim)).abs().mean();
+          loss = loss + s_.mode_seeking / (dg / dz + 1e-5);
+        }
         opt_g.zero_grad();
         loss.backward();
         opt_g.step();
@@ -890,7 +912,7 @@ class AuGan final : public merx::Augmenter {
 }  // namespace
 
 MERX_PLUGIN(
-    merx::Augmenter, AuGan, "au_gan", "2.0.1",
+    merx::Augmenter, AuGan, "au_gan", "2.1.0",
     "AU-guided conditional GAN: K-means AU clusters per source and class give prototypes; G learns the "
     "variation around them (projection critic, DiffAugment); a frozen-classifier quality gate; balances "
     "each source's classes to a declared target (merx's instantiation of the seed paper, methods.md §6)",
@@ -935,6 +957,10 @@ MERX_PLUGIN(
         .one_of({"wgan_gp", "hinge"})
         .doc_line("adversarial loss: WGAN-GP or the hinge loss of projection discriminators"),
     merx::ParamDecl::real("lambda_gp", 10).range(0, 1000).doc_line("gradient-penalty weight (wgan_gp)"),
+    merx::ParamDecl::real("mode_seeking", 5)
+        .range(0, 100)
+        .doc_line("weight of the mode-seeking term (Mao et al., CVPR 2019) that rewards G for different "
+                  "outputs from different z under one condition; 0 = off (2.0 behaviour)"),
     merx::ParamDecl::integer("n_critic", 2).range(1, 100).doc_line("critic steps per G step"),
     merx::ParamDecl::real("lr", 5e-4).range(1e-7, 1).doc_line("Adam learning rate of G and the critic"),
     merx::ParamDecl::real("beta1", 0.5).range(0, 0.999).doc_line("Adam beta1"),
