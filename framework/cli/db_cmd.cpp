@@ -189,6 +189,8 @@ int ls(const std::string& file, bool with_cells) {
 }
 
 // CELL = numeric id, full identity or a unique identity prefix.
+}  // namespace
+
 std::string resolve_cell(const Store& store, const std::string& cell) {
   std::vector<std::string> found;
   const bool numeric = !cell.empty() && cell.find_first_not_of("0123456789") == std::string::npos;
@@ -196,6 +198,7 @@ std::string resolve_cell(const Store& store, const std::string& cell) {
     store.query("SELECT identity FROM cells WHERE id = ?1", {static_cast<int64_t>(std::stoll(cell))},
                 [&](const std::vector<SqlValue>& r) { found.push_back(sql_text(r[0])); });
   if (found.empty()) {
+    if (numeric && cell.size() < 4) throw UserError("no cell with id " + cell + " in " + store.path());
     if (cell.size() < 4)
       throw UserError("cell '" + cell + "': give a numeric id or at least 4 characters of the identity");
     // Range on the UNIQUE identity index instead of LIKE (which would scan and treat _ and % as patterns).
@@ -214,6 +217,8 @@ std::string resolve_cell(const Store& store, const std::string& cell) {
   }
   return found[0];
 }
+
+namespace {
 
 int show(const std::string& file, const std::string& cell) {
   Store store = open_results_for_reading(file);
@@ -467,6 +472,7 @@ void add_db_command(CLI::App& app, Action& action) {
   l->callback([lb, &action] { action = [lb] { return leaderboard_cmd(*lb); }; });
 
   add_db_compare_commands(*cmd, action);  // compare, merge, export (db_compare_cmd.cpp)
+  add_db_models_commands(*cmd, action);   // models list|prune (db_models_cmd.cpp)
 }
 
 }  // namespace merx::cli

@@ -17,6 +17,7 @@
 #include "merx/metrics/metrics.h"
 #include "merx/store/export.h"
 #include "merx/store/merge.h"
+#include "merx/store/model_files.h"
 #include "merx/store/store.h"
 
 namespace merx::cli {
@@ -64,6 +65,12 @@ int merge_cmd(const std::string& out, const std::vector<std::string>& inputs) {
             << s.experiments_added << " experiment(s) and " << s.groups_added
             << " group(s) added; pooled metrics of " << recomputed << " of " << s.groups_changed.size()
             << " changed groups recomputed (the others have unfinished cells)\n";
+  if (s.models_copied || s.models_missing)
+    std::cout << "saved models: " << s.models_copied << " in " << models_dir(out).string()
+              << (s.models_missing ? "; " + std::to_string(s.models_missing) +
+                                         " missing beside their input database (merx predict will name them)"
+                                   : std::string())
+              << "\n";
   return 0;
 }
 

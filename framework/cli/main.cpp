@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   merx::cli::add_run_command(app, action);
   merx::cli::add_slurm_command(app, action);
   merx::cli::add_report_command(app, action);
+  merx::cli::add_predict_command(app, action);
 
   // The first word that is not an option must be a noun; say so plainly (with a did-you-mean) instead of
   // CLI11's "arguments were not expected", and name the nouns that later versions add.

@@ -80,14 +80,6 @@ std::string model_bytes(Model& model, const ModelManifest& manifest) {
   return out.str();
 }
 
-fs::path models_dir(const fs::path& database) {
-  return fs::path(database.string() + "-models");
-}
-
-fs::path model_file(const fs::path& database, const std::string& sha256) {
-  return models_dir(database) / (sha256 + ".mxm");
-}
-
 SavedModelRef write_model_file(const fs::path& database, const std::string& bytes) {
   SavedModelRef ref;
   ref.sha256 = sha256_hex(bytes);

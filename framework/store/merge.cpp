@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "merx/errors.h"
+#include "merx/store/model_files.h"
 #include "merx/store/store.h"
 #include "store/sqlite.h"
 
@@ -204,6 +205,7 @@ MergeSummary merge_databases(const std::string& out, const std::vector<std::stri
     odb.exec("BEGIN IMMEDIATE");
     try {
       std::map<std::string, std::string> origin;  // cell identity -> file its row in OUT came from
+      std::vector<std::pair<std::string, std::string>> models;  // (input, sha256) of the cells brought in
       for (const auto& in : inputs) {
         sqlite::Db idb = open_raw(in, true);
         sqlite3* i = idb.get();
@@ -248,6 +250,7 @@ MergeSummary merge_databases(const std::string& out, const std::vector<std::stri
             "ORDER BY c.id");
         sqlite::Stmt find(o, "SELECT id, status FROM cells WHERE identity = ?1");
         sqlite::Stmt drop(o, "DELETE FROM cells WHERE id = ?1");
+        sqlite::Stmt model(i, "SELECT model_sha256 FROM cells WHERE id = ?1");
         while (st.step()) {
           const int64_t in_id = st.int64(0);
           const std::string identity = st.text(1);
@@ -262,6 +265,9 @@ MergeSummary merge_databases(const std::string& out, const std::vector<std::stri
             for (const auto& table : kResultTables) copy_rows(i, o, table, "cell_id", in_id, new_id);
             changed.insert(gid);
             origin[identity] = in;
+            model.bind(1, in_id);
+            if (model.step() && !model.is_null(0)) models.emplace_back(in, model.text(0));
+            model.reset();
           };
           if (!have) {
             add();
@@ -297,6 +303,15 @@ MergeSummary merge_databases(const std::string& out, const std::vector<std::stri
         dc.bind(1, g);
         dc.run();
         dc.reset();
+      }
+      // The saved models of the cells brought in, before the rows referencing them are committed (a file
+      // copied for a merge that then fails is harmless: content-addressed, and `db models prune` removes it).
+      for (const auto& [in, sha] : models) {
+        if (copy_model_file(in, out, sha)) {
+          ++sum.models_copied;
+        } else {
+          ++sum.models_missing;
+        }
       }
       odb.exec("COMMIT");
     } catch (...) {

@@ -24,6 +24,7 @@
 #include "merx/backbone.h"
 #include "merx/engine/cell.h"
 #include "merx/plugins/registry.h"
+#include "merx/store/model_files.h"  // models_dir, model_file: where the files go
 
 namespace merx::engine {
 
@@ -56,17 +57,12 @@ struct ModelManifest {
 /// The serialised .mxm bytes of `model` (moved to the CPU for writing; the model itself is not changed).
 std::string model_bytes(Model& model, const ModelManifest& manifest);
 
-/// <database>-models (the folder of a database's model files).
-std::filesystem::path models_dir(const std::filesystem::path& database);
-/// <database>-models/<sha256>.mxm
-std::filesystem::path model_file(const std::filesystem::path& database, const std::string& sha256);
-
 struct SavedModelRef {
   std::string sha256;  // 64 hex digits of the bytes
   int64_t bytes = 0;
   std::filesystem::path file;
 };
-/// Writes `bytes` as <database>-models/<sha256>.mxm unless a file of that name and size exists. Throws
+/// Writes `bytes` as <database>-models/<sha256>.mxm (merx/store/model_files.h) unless a file of that name and size exists. Throws
 /// std::runtime_error when the folder or file cannot be written.
 SavedModelRef write_model_file(const std::filesystem::path& database, const std::string& bytes);
 

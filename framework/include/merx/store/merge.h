@@ -11,6 +11,9 @@
 //     naming the cell (identity, fold, experiment, variant, seed), both files and the first difference;
 //   - one done: the done one is kept (a shard that finished a cell another left queued or failed);
 //   - neither done: the one already in OUT is kept.
+// Saved models (merx/store/model_files.h): the .mxm file of every cell added or replaced is copied from
+// <IN>-models/ to <OUT>-models/ (skipped when already there; a file missing beside IN is counted in
+// MergeSummary::models_missing and the reference kept, so `merx predict` names the missing file).
 // Group-level metrics and confusion (pooled, per target) are NOT copied: they depend on all of a group's
 // cells, which a shard may lack. Rows of every group that received a cell are deleted in the merge; the
 // caller recomputes them from the merged cells with metrics::update_group_metrics for each id of
@@ -35,6 +38,8 @@ struct MergeSummary {
   std::size_t cells_identical = 0;      // done on both sides with equal results (kept once)
   std::size_t cells_kept = 0;           // not done in the input, already present in OUT (OUT's row kept)
   std::vector<int64_t> groups_changed;  // OUT group ids that received cells, ascending: recompute these
+  std::size_t models_copied = 0;        // saved models of added/replaced cells present in OUT afterwards
+  std::size_t models_missing = 0;       // referenced by such a cell, but absent beside its input database
 };
 
 /// Merges the merx results databases `inputs` (in order) into `out` (created when absent; an existing file
