@@ -377,7 +377,7 @@ int query(const std::string& file, const std::string& sql, const std::string& fo
 }
 
 struct LeaderboardArgs {
-  std::string file, experiment, metric = "uf1", format = "table", output;
+  std::string file, experiment, metric = "uf1", format = "table", output, data_version;
   int bootstrap = 0;
   uint64_t bootstrap_seed = 0;
   bool oracle = false;
@@ -392,6 +392,7 @@ int leaderboard_cmd(const LeaderboardArgs& a) {
   opt.bootstrap = a.bootstrap;
   opt.bootstrap_seed = a.bootstrap_seed;
   opt.oracle = a.oracle;
+  opt.data_version = a.data_version;
   Store store = open_results_for_reading(a.file);
   const leaderboard::Leaderboard lb = leaderboard::build(store, opt);
   if (lb.tables.empty() && opt.experiment) {
@@ -468,6 +469,8 @@ void add_db_command(CLI::App& app, Action& action) {
   l->add_option("--bootstrap-seed", lb->bootstrap_seed, "Seed of the bootstrap resampling")
       ->capture_default_str();
   l->add_flag("--oracle", lb->oracle, "Also show tables of oracle-selected runs (test data chose the epoch)");
+  l->add_option("--data-version", lb->data_version,
+                "Data version to show (a prefix; default the newest) or all (each version its own table)");
   l->add_option("-o,--output", lb->output, "Write to this file instead of standard output");
   l->callback([lb, &action] { action = [lb] { return leaderboard_cmd(*lb); }; });
 

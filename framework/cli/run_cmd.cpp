@@ -290,6 +290,7 @@ int run(const RunArgs& a) {
   if (!a.no_summary) try {
     leaderboard::Options lo;
     lo.experiment = plan.name;
+    lo.current_data_version = plan.data_version;  // the data this spec loads now, not an older run's
     const leaderboard::Leaderboard lb = leaderboard::build(store, lo);
     if (!lb.tables.empty())
       std::cout << "\nleaderboard of `" << plan.name << "`:\n" << leaderboard::render(lb, leaderboard::Format::Table);

@@ -174,6 +174,7 @@ RunSummary run_plan(const Plan& plan, const PluginRegistry& registry, const RunO
     gk.seed = g.seed;
     gk.protocol = plan.protocol.name;
     gk.datasets = dataset_names;
+    gk.data_version = plan.data_version;
     group_ids[g.identity] = store.upsert_group(gk);
   }
   std::vector<CellKey> keys;

@@ -45,7 +45,7 @@ struct GroupInfo {
   std::string experiment;
   PointRef point;
   int64_t seed = 0;
-  std::string protocol, protocol_params, datasets_json;
+  std::string protocol, protocol_params, datasets_json, data_version;
   int64_t cells = 0, done = 0;
   MethodKey method;
   bool oracle = false;
@@ -58,12 +58,17 @@ struct GroupInfo {
 
 struct BlockKey {
   bool oracle;
-  std::string protocol, protocol_params, datasets_json;
+  std::string protocol, protocol_params, datasets_json, data_version;
   bool operator<(const BlockKey& o) const {
-    return std::tie(oracle, protocol, datasets_json, protocol_params) <
-           std::tie(o.oracle, o.protocol, o.datasets_json, o.protocol_params);
+    return std::tie(oracle, protocol, datasets_json, protocol_params, data_version) <
+           std::tie(o.oracle, o.protocol, o.datasets_json, o.protocol_params, o.data_version);
   }
+  BlockKey family() const { return {oracle, protocol, protocol_params, datasets_json, ""}; }
 };
+
+std::string short_version(const std::string& v) {
+  return v.empty() ? "unrecorded" : v.substr(0, 12);
+}
 
 std::optional<double> mean_of(const std::vector<double>& v) {
   if (v.empty()) return std::nullopt;
@@ -689,7 +694,8 @@ Leaderboard build(const Store& store, const Options& opt) {
       "(SELECT max(c.backbone_name) FROM cells c WHERE c.group_id = g.id), "
       "(SELECT max(c.regularizer_name) FROM cells c WHERE c.group_id = g.id), "
       "(SELECT max(c.augmenter_name) FROM cells c WHERE c.group_id = g.id), "
-      "EXISTS (SELECT 1 FROM cells c WHERE c.group_id = g.id AND c.selection = 'oracle') "
+      "EXISTS (SELECT 1 FROM cells c WHERE c.group_id = g.id AND c.selection = 'oracle'), "
+      "IFNULL(g.data_version, '') "
       "FROM groups g JOIN experiments e ON e.id = g.experiment_id "
       "WHERE ?1 IS NULL OR e.name = ?1 ORDER BY g.id",
       exp_param, [&](const std::vector<SqlValue>& r) {
@@ -710,6 +716,7 @@ Leaderboard build(const Store& store, const Options& opt) {
         g.method.regularizer = text(r[13]);
         g.method.augmenter = text(r[14]);
         g.oracle = sql_integer(r[15]) != 0;
+        g.data_version = text(r[16]);
         index[g.id] = groups.size();
         groups.push_back(std::move(g));
       });
@@ -749,7 +756,7 @@ Leaderboard build(const Store& store, const Options& opt) {
   std::map<BlockKey, std::pair<int64_t, int64_t>> unfinished;  // groups not finished, groups without metrics
   for (const GroupInfo& g : groups) {
     if (g.oracle && !opt.oracle) continue;
-    BlockKey key{g.oracle, g.protocol, g.protocol_params, g.datasets_json};
+    BlockKey key{g.oracle, g.protocol, g.protocol_params, g.datasets_json, g.data_version};
     if (g.cells == 0 || g.done < g.cells) {
       ++unfinished[key].first;
       continue;
@@ -760,9 +767,73 @@ Leaderboard build(const Store& store, const Options& opt) {
     }
     blocks[key].push_back(&g);
   }
+  // Data versions: one per (protocol, datasets) family unless all are asked for; never pooled.
+  if (!opt.data_version.empty() && opt.data_version != "all") {
+    std::set<std::string> have, match;
+    for (const GroupInfo& g : groups) have.insert(g.data_version);
+    for (const auto& v : have)
+      if (!v.empty() && v.rfind(opt.data_version, 0) == 0) match.insert(v);
+    if (match.size() != 1) {
+      std::string list;
+      for (const auto& v : have) list += (list.empty() ? "" : ", ") + short_version(v);
+      throw UserError("--data-version " + opt.data_version + ": " +
+                      (match.empty() ? "no group has this data version"
+                                     : "matches " + std::to_string(match.size()) + " data versions") +
+                      " (data versions in the database: " + (list.empty() ? "none" : list) + ")");
+    }
+  }
+  std::map<BlockKey, std::vector<std::string>> version_notes;  // by chosen block
+  if (opt.data_version != "all") {
+    std::map<BlockKey, std::vector<BlockKey>> families;
+    for (const auto& [key, members] : blocks) families[key.family()].push_back(key);
+    for (const auto& [family, keys] : families) {
+      auto newest = [&](const BlockKey& k) {
+        int64_t id = 0;
+        for (const GroupInfo* g : blocks.at(k)) id = std::max(id, g->id);
+        return id;
+      };
+      const BlockKey* chosen = nullptr;
+      std::string why;
+      for (const auto& k : keys) {
+        if (!opt.data_version.empty() ? k.data_version.rfind(opt.data_version, 0) == 0 && !k.data_version.empty()
+                                      : k.data_version == opt.current_data_version &&
+                                            !opt.current_data_version.empty())
+          chosen = &k;
+      }
+      if (!chosen && !opt.data_version.empty()) {  // the asked version is not in this family: drop it whole
+        for (const auto& k : keys) blocks.erase(k);
+        continue;
+      }
+      if (chosen) {
+        why = opt.data_version.empty() ? "the data the spec loads now" : "asked for with --data-version";
+      } else {
+        for (const auto& k : keys)
+          if (!chosen || newest(k) > newest(*chosen)) chosen = &k;
+        why = "the newest";
+        if (!opt.current_data_version.empty())
+          why += "; the data the spec loads now (" + short_version(opt.current_data_version) +
+                 ") has no finished groups in this table yet";
+      }
+      if (keys.size() > 1) {
+        std::string others;
+        for (const auto& k : keys)
+          if (&k != chosen)
+            others += (others.empty() ? "" : ", ") + short_version(k.data_version) + " (" +
+                      std::to_string(blocks.at(k).size()) + " group(s))";
+        version_notes[*chosen].push_back(
+            "data version " + short_version(chosen->data_version) + " shown (" + why +
+            "); results on other data versions of these datasets exist and are not pooled: " + others +
+            "; --data-version VERSION or all shows them");
+      }
+      const BlockKey keep = *chosen;
+      for (const auto& k : keys)
+        if (k.data_version != keep.data_version) blocks.erase(k);
+    }
+  }
   Leaderboard lb;
   for (const auto& [key, members] : blocks) {
     Table t;
+    t.data_version = key.data_version;
     t.protocol = key.protocol;
     t.oracle = key.oracle;
     t.metric = opt.metric;
@@ -782,6 +853,7 @@ Leaderboard build(const Store& store, const Options& opt) {
         t.notes.push_back(std::to_string(it->second.second) +
                           " finished group(s) without group metrics are not shown (run merx db recompute)");
     }
+    for (const auto& n : version_notes[key]) t.notes.push_back(n);
     build_table(store, opt, members, t);
     lb.tables.push_back(std::move(t));
   }

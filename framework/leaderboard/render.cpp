@@ -126,7 +126,8 @@ std::string render_text(const Leaderboard& lb) {
     const Table& t = lb.tables[ti];
     if (ti) out << "\n";
     out << "== " << title(t) << " ==\n";
-    out << "experiments: " << join(t.experiments, ", ") << "\n";
+    out << "experiments: " << join(t.experiments, ", ") << "; data version "
+        << (t.data_version.empty() ? "unrecorded" : t.data_version.substr(0, 12)) << "\n";
     out << "mean ± standard error over seeds (n); "
         << (one_point_per_method(t) ? "one sweep point per method"
                                     : "sweep points chosen per method and target by source-validation UF1")
@@ -212,8 +213,8 @@ std::string render_md(const Leaderboard& lb) {
     const Table& t = lb.tables[ti];
     if (ti) out << "\n";
     out << "### " << md_escape(title(t)) << "\n\n";
-    out << "Experiments: " << md_escape(join(t.experiments, ", "))
-        << ". Mean ± standard error over seeds (n); "
+    out << "Experiments: " << md_escape(join(t.experiments, ", ")) << "; data version "
+        << (t.data_version.empty() ? "unrecorded" : t.data_version.substr(0, 12)) << ". Mean ± standard error over seeds (n); "
         << (one_point_per_method(t) ? "one sweep point per method"
                                     : "sweep points chosen per method and target by source-validation UF1")
         << "; bold: highest mean and significantly above the runner-up (paired t over seeds, p < 0.05); "
@@ -456,6 +457,7 @@ std::string render_json(const Leaderboard& lb) {
                       {"protocol_params", t.protocol_params},
                       {"datasets", t.datasets},
                       {"experiments", t.experiments},
+                      {"data_version", t.data_version.empty() ? json() : json(t.data_version)},
                       {"oracle", t.oracle},
                       {"metric", to_string(t.metric)},
                       {"columns", t.columns},

@@ -505,6 +505,11 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
   plan.warnings = col.finish(true, plan.points);
 
   // ---- groups and cells: point, seed, fold ----
+  {
+    std::vector<std::string> all;
+    for (const auto& d : plan.datasets) all.push_back(d.name);
+    plan.data_version = sha256_hex(canonical_json(datasets_content(plan, all)));  // as in group_document
+  }
   for (const auto& pt : plan.points) {
     for (int64_t seed : plan.seeds) {
       Group g;

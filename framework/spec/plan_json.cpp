@@ -47,6 +47,7 @@ json plan_to_json(const Plan& plan) {
                              {"options", d.options}});
     if (!d.counterfactual_of.empty()) j["datasets"].back()["counterfactual_of"] = d.counterfactual_of;
   }
+  j["data_version"] = plan.data_version;
   j["seeds"] = plan.seeds;
   j["points"] = json::array();
   for (const auto& p : plan.points) {

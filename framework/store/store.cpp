@@ -285,12 +285,13 @@ int64_t Store::upsert_group(const GroupKey& g) {
     {
       Use q(impl_->stmt(
           "INSERT INTO groups (experiment_id, identity, point_index, variant, point_hash, assignments_json, "
-          "seed, protocol, datasets_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identity) DO "
-          "NOTHING"));
+          "seed, protocol, datasets_json, data_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (identity) DO NOTHING"));
       q->bind(1, g.experiment_id).bind(2, g.identity).bind(3, g.point_index).bind(4, g.variant);
       q->bind(5, g.point_hash)
           .bind(6, (g.assignments.is_null() ? nlohmann::json::object() : g.assignments).dump());
-      q->bind(7, g.seed).bind(8, g.protocol).bind(9, nlohmann::json(g.datasets).dump()).run();
+      q->bind(7, g.seed).bind(8, g.protocol).bind(9, nlohmann::json(g.datasets).dump());
+      q->bind_text_or_null(10, g.data_version).run();
     }
     Use q(impl_->stmt("SELECT id FROM groups WHERE identity = ?"));
     q->bind(1, g.identity);

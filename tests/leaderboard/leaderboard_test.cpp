@@ -425,8 +425,8 @@ TEST_CASE("a schema version 1 database is migrated to the views on open") {
   REQUIRE(test::sql_int(path, "PRAGMA user_version") == 1);
   std::string out;
   CHECK(run_merx("db query \"SELECT count(*) FROM leaderboard\" --db " + path, &out) == 0);
-  CHECK(test::sql_int(path, "PRAGMA user_version") == 3);  // db/002 and db/003 applied on open
-  CHECK(test::sql_int(path, "SELECT count(*) FROM schema_log") == 3);
+  CHECK(test::sql_int(path, "PRAGMA user_version") == 4);  // db/002 .. db/004 applied on open
+  CHECK(test::sql_int(path, "SELECT count(*) FROM schema_log") == 4);
   CHECK(test::sql_int(path, "SELECT count(*) FROM pragma_table_info('cells') WHERE name LIKE 'model_%'") == 2);
   CHECK(test::sql_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'view'") == 8);
 }

@@ -86,7 +86,7 @@ TEST_CASE("a database with a newer schema version is refused naming both version
   REQUIRE(test::sql_int(path, "PRAGMA user_version") == 99);
   check_refused_untouched(path, "schema version 99");
   const std::string msg = user_error_of([&] { Store::open(path); });
-  CHECK_MESSAGE(msg.find("version 3,") != std::string::npos, msg);  // db/001 + db/002 + db/003
+  CHECK_MESSAGE(msg.find("version 4,") != std::string::npos, msg);  // db/001 .. db/004
   CHECK(test::sql_int(path, "PRAGMA user_version") == 99);
   CHECK(test::sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'cells'") == 0);
 }
@@ -193,5 +193,5 @@ TEST_CASE("check_output accepts a new path, an empty file and a current database
   CHECK_FALSE(fs::exists(db + "-wal"));
 
   // An empty file becomes a database when opened for writing.
-  CHECK(Store::open(empty).user_version() == 3);
+  CHECK(Store::open(empty).user_version() == 4);
 }

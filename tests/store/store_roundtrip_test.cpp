@@ -33,7 +33,7 @@ TEST_CASE("a finished cell reads back field by field from every table") {
   test::TempDir dir;
   const std::string path = dir.file("results.db");
   Store store = Store::open(path);
-  CHECK(store.user_version() == 3);
+  CHECK(store.user_version() == 4);
   test::seed_queue(store, 2);
   REQUIRE(store.claim_cell("cell-0", {"claim-host", "cpu", 4}));
 

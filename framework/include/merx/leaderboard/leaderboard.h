@@ -53,6 +53,12 @@ struct Options {
   bool oracle = false;          // true: ALSO build the oracle tables (cells with selection = "oracle")
   int bootstrap = 0;            // resamples for the 95 % interval; 0 = none (>= 100 recommended)
   uint64_t bootstrap_seed = 0;  // seed of the resampling (the same seed gives the same interval)
+  /// Which data version of each (protocol, datasets) block to show; groups of different versions are never
+  /// pooled (docs/database.md "Data versions"). "" = the current one: current_data_version when it has
+  /// finished groups, else the newest (highest group id) with finished groups; "all" = every version, each
+  /// its own table; otherwise a version or a prefix of one (UserError when no group has it).
+  std::string data_version;
+  std::string current_data_version;  // Plan::data_version of the spec being run (merx run); "" = unknown
 };
 
 /// (backbone, regularizer, augmenter, variant): what the leaderboard ranks.
@@ -111,6 +117,7 @@ struct Table {
   nlohmann::json protocol_params;     // the spec's protocol.params when not empty (e.g. {"k": 5}), else null
   std::vector<std::string> datasets;  // the runs' dataset list (spec order)
   std::vector<std::string> experiments;  // names of the experiments contributing, sorted
+  std::string data_version;              // groups.data_version of every group in the table; "" = not recorded
   bool oracle = false;                   // oracle-selected cells only (never in the default view)
   Metric metric = Metric::UF1;
   std::vector<std::string> columns;      // target names then "mean" (lodo/hde), or "pooled"

@@ -175,6 +175,10 @@ struct Plan {
   std::string spec_canonical;  // canonical_json(spec)
   std::string spec_hash;       // SHA-256 of spec_canonical
   std::vector<DatasetSpec> datasets;
+  /// SHA-256 hex of the datasets as they enter every group's identity (name, adapter, options, annotation
+  /// file SHA-256 of each; counterfactual twins included): results of two plans are of the same data only
+  /// when this is equal (groups.data_version, db/004_data_version.sql; docs/database.md "Data versions").
+  std::string data_version;
   ProtocolSpec protocol;
   std::vector<int64_t> seeds;                       // seed values
   std::filesystem::path output;                     // database file, absolute

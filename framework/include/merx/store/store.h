@@ -186,6 +186,7 @@ struct GroupKey {
   int64_t seed = 0;                   // the seed value (not the cell seed)
   std::string protocol;               // "lodo", "hde", "loso", "kfold_subject", ...
   std::vector<std::string> datasets;  // the protocol's dataset names in spec order (no counterfactual twins)
+  std::string data_version;           // Plan::data_version (SHA-256 hex); "" = not recorded (NULL)
 };
 
 /// A cell to enqueue. Identity: identity.
