@@ -1,6 +1,9 @@
-// Content-addressed cache of preprocessed samples. Entry format (little-endian, this machine's floats):
-//   "MERXPREP" | u32 format | u32 header bytes | header JSON | u64 floats | float[floats] | u64 checksum
+// Content-addressed cache of preprocessed samples. Entry format (docs/preprocessing.md "Entry format";
+// integers and IEEE-754 floats in this machine's byte order: little-endian on x86-64 and arm64):
+//   "MERXPREP" | u32 format | u32 header bytes | header JSON | u64 floats | float32[floats] | u64 checksum
 // where checksum = hash64 (SHA-256 prefix) of every preceding byte: truncation or corruption is detected.
+// Format 2 added `sample_key` to the header; an entry of another format is a miss (recomputed, never
+// misread).
 #include "merx/preprocessing/cache.h"
 
 #include <atomic>
@@ -23,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kMagic[8] = {'M', 'E', 'R', 'X', 'P', 'R', 'E', 'P'};
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;
 constexpr const char* kExt = ".mxp";
 
 template <typename T>
@@ -39,10 +42,12 @@ bool take(const std::string& in, size_t& pos, T& v) {
   return true;
 }
 
-std::string encode(const std::string& key, const std::string& recipe, const PrepResult& r) {
+std::string encode(const std::string& key, const std::string& recipe, const PrepResult& r,
+                   const std::string& sample_key) {
   json lm = json::array();
   for (const auto& p : r.landmarks) lm.push_back({p.x, p.y});
   const json header = {{"key", key},
+                       {"sample_key", sample_key},
                        {"recipe", recipe},
                        {"channels", r.channels},
                        {"size", r.size},
@@ -181,14 +186,15 @@ std::optional<PrepResult> FeatureCache::load(const std::string& recipe, const st
   return r;
 }
 
-void FeatureCache::store(const std::string& recipe, const std::string& key, const PrepResult& result) const {
+void FeatureCache::store(const std::string& recipe, const std::string& key, const PrepResult& result,
+                         const std::string& sample_key) const {
   static std::atomic<uint64_t> counter{0};
   const fs::path final_path = entry_path(recipe, key);
   fs::create_directories(final_path.parent_path());
   // Unique per process and call: concurrent writers never share a temporary; rename() is atomic.
   const fs::path tmp =
       final_path.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
-  const std::string bytes = encode(key, recipe, result);
+  const std::string bytes = encode(key, recipe, result, sample_key);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -219,7 +225,7 @@ PrepResult FeatureCache::get(const Preprocessor& prep, const SampleRecord& sampl
     return std::move(*hit);
   }
   PrepResult r = prep.run(sample);
-  store(recipe, key, r);
+  store(recipe, key, r, sample.key);
   if (outcome) *outcome = corrupt ? CacheOutcome::Recomputed : CacheOutcome::Computed;
   return r;
 }

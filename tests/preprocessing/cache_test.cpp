@@ -1,16 +1,22 @@
-// The feature cache: bit-identical hits, misses on any parameter change, truncated entries recomputed,
+// The feature cache: bit-identical hits, misses on any parameter change, truncated entries recomputed, the
+// entry format as docs/preprocessing.md documents it (read byte by byte here), an older format recomputed,
 // two processes filling the same cache at once.
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <set>
+#include <string_view>
 
 #include <doctest/doctest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <opencv2/core/utility.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "fixtures.h"
+#include "merx/hash.h"
 #include "merx/preprocessing/cache.h"
 
 extern char** environ;
@@ -120,6 +126,83 @@ TEST_CASE("a truncated cache entry is detected and recomputed") {
   CHECK_FALSE(cache.load("flow_strain", cache_key(s, prep.config(), prep.models())).has_value());
   const auto gc = cache_gc(dir / "cache", 30);
   CHECK(gc.first == 1);
+}
+
+namespace {
+
+template <typename T>
+T read_le(const std::string& b, size_t pos) {  // little-endian, whatever this machine's order
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(static_cast<uint8_t>(b[pos + i])) << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("a cache entry is laid out as documented and its header names the sample key") {
+  const auto dir = merx::test::scratch("cache_format");
+  const auto s = clips(dir / "frames", 1)[0];
+  FeatureCache cache(dir / "cache");
+  Preprocessor prep(small());
+  const PrepResult r = cache.get(prep, s);
+  const std::string key = cache_key(s, prep.config(), prep.models());
+  const fs::path entry = cache.entry_path("flow_strain", key);
+  CHECK(entry == dir / "cache" / "prep" / "flow_strain" / key.substr(0, 2) / (key + ".mxp"));
+  std::string b;
+  {
+    std::ifstream f(entry, std::ios::binary);
+    b.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  // "MERXPREP" | u32 format | u32 header length | header JSON | u64 floats | float32 data | u64 checksum
+  REQUIRE(b.size() > 24);
+  CHECK(b.substr(0, 8) == "MERXPREP");
+  CHECK(read_le<uint32_t>(b, 8) == 2);
+  const uint32_t hlen = read_le<uint32_t>(b, 12);
+  REQUIRE(b.size() > 16 + hlen + 8);
+  const auto h = nlohmann::json::parse(b.substr(16, hlen));
+  CHECK(h.at("sample_key") == "c0");  // SampleRecord::key of the clip (fixtures.h write_clip)
+  CHECK(h.at("key") == key);
+  CHECK(h.at("recipe") == "flow_strain");
+  CHECK(h.at("channels") == 3);
+  CHECK(h.at("size") == 12);
+  CHECK(h.at("apex_index") == 1);
+  const uint64_t n = read_le<uint64_t>(b, 16 + hlen);
+  CHECK(n == 3 * 12 * 12);
+  REQUIRE(b.size() == 16 + hlen + 8 + n * 4 + 8);
+  CHECK(std::memcmp(b.data() + 16 + hlen + 8, r.data.data(), n * 4) == 0);
+  const size_t body = b.size() - 8;
+  CHECK(read_le<uint64_t>(b, body) == merx::hash64(std::string_view(b.data(), body)));
+}
+
+TEST_CASE("a cache entry of format 1 is recomputed, not misread") {
+  const auto dir = merx::test::scratch("cache_format1");
+  const auto s = clips(dir / "frames", 1)[0];
+  FeatureCache cache(dir / "cache");
+  Preprocessor prep(small());
+  const PrepResult a = cache.get(prep, s);
+  const std::string key = cache_key(s, prep.config(), prep.models());
+  const fs::path entry = cache.entry_path("flow_strain", key);
+  std::string b;
+  {
+    std::ifstream f(entry, std::ios::binary);
+    b.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  // The same entry stamped format 1 with a valid checksum: only the format number differs.
+  b[8] = 1;
+  const size_t body = b.size() - 8;
+  const uint64_t checksum = merx::hash64(std::string_view(b.data(), body));
+  for (size_t i = 0; i < 8; ++i) b[body + i] = static_cast<char>((checksum >> (8 * i)) & 0xff);
+  { std::ofstream(entry, std::ios::binary | std::ios::trunc) << b; }
+  bool corrupt = false;
+  CHECK_FALSE(cache.load("flow_strain", key, &corrupt).has_value());
+  CHECK(corrupt);
+  CacheOutcome o{};
+  CHECK(same(cache.get(prep, s, &o), a));
+  CHECK(o == CacheOutcome::Recomputed);
+  std::ifstream f(entry, std::ios::binary);
+  char head[12];
+  f.read(head, 12);
+  CHECK(head[8] == 2);
 }
 
 // Helper run by the test below in child processes (does nothing unless MERX_PREP_CHILD_CACHE is set).

@@ -3,7 +3,8 @@
 // name + size), the sample's identity (key, dataset, clip, indices, flags) and its frame files (name, size
 // and mtime; or their SHA-256 with content_hash) }. Writes are atomic (temporary file + rename), so a
 // concurrent writer or a kill never leaves a partial entry under the final name; an entry that fails its
-// checks on read (magic, version, sizes, checksum) is treated as a miss and rewritten.
+// checks on read (magic, format number, sizes, checksum) is treated as a miss and rewritten. The entry
+// format, field by field: docs/preprocessing.md "Entry format".
 #pragma once
 
 #include <cstdint>
@@ -34,8 +35,11 @@ class FeatureCache {
   /// nullopt when absent; `corrupt` (if given) is set when a file exists but fails its checks.
   std::optional<PrepResult> load(const std::string& recipe, const std::string& key,
                                  bool* corrupt = nullptr) const;
-  /// Atomic write. Throws std::runtime_error when the folder cannot be written.
-  void store(const std::string& recipe, const std::string& key, const PrepResult& result) const;
+  /// Atomic write. `sample_key` (SampleRecord::key, e.g. "casme2/sub01/EP02_01f") goes into the header
+  /// for people and tools reading the file; it is not checked on load. Throws std::runtime_error when
+  /// the folder cannot be written.
+  void store(const std::string& recipe, const std::string& key, const PrepResult& result,
+             const std::string& sample_key = "") const;
 
   /// Hit -> the stored result (bit-identical); otherwise runs `prep` and stores the result. PrepError
   /// from the preprocessor propagates (nothing is stored).
