@@ -2,6 +2,8 @@
 // `merx datasets check --adapter A --root DIR [--annotations FILE] [--labels native|megc3] [--membership FILE]
 //                      [--mode strict|lenient] [--options JSON] [--name NAME]`: loads one dataset and prints
 // clips, subjects, per-class counts, corrections applied and problems. Strict failures exit 2 (main()).
+// Every frame file a clip uses is checked too (LoadOptions::check_frame_files: empty or truncated files, each
+// named), which preprocessing, reading only the onset and apex frames, would not notice.
 // `merx datasets check SPEC [--set path=value]`: the same for every dataset of a spec, with the spec's roots,
 // annotations, options and (first sweep point's) labels and membership.
 #include <iostream>
@@ -90,6 +92,7 @@ int run_check(const CheckArgs& args) {
   src.options = json_object_arg("--options", args.options);
   LoadOptions opts;
   opts.mode = load_mode_from_string(args.mode);
+  opts.check_frame_files = true;  // every frame file, not only the onset and apex that prep reads
   if (args.labels != "native" && args.labels != "megc3")
     throw UserError("--labels: '" + args.labels + "' is not native or megc3 (custom maps come from a spec)");
   opts.labels.name = args.labels;
@@ -111,6 +114,7 @@ int run_check_spec(const SpecArgs& spec_args, const std::string& mode) {
   if (!ls.membership.empty()) membership = Membership::read(ls.membership);
   LoadOptions opts;
   opts.mode = load_mode_from_string(mode);
+  opts.check_frame_files = true;
   opts.labels.name = ls.name;
   opts.labels.map = ls.map;
   opts.labels.unmapped = ls.unmapped;

@@ -1,5 +1,5 @@
-// `merx plan SPEC [--format table|json] [--set path=value]...`: the cells of a spec with their identities, and
-// the folds with their train/test clips per class (JSON: `fold_classes`).
+// `merx plan SPEC [--format table|json] [--set path=value]... [--allow-large]`: the cells of a spec with
+// their identities, and the folds with their train/test clips per class (JSON: `fold_classes`).
 #include <iostream>
 
 #include "cli/commands.h"

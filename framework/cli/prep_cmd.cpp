@@ -1,13 +1,13 @@
 // `merx prep (SPEC | --spec SPEC | --adapter A --root R [--annotations F] [--options JSON]) [--recipe NAME]
-//            [--cache DIR] [--jobs N] [--max-fail-rate 0.01] [--content-hash] [--export DIR [--force]]`:
-//            fills
-// the feature cache (one entry per sample and recipe) with TBB across cores; prints a per-dataset summary
+//            [--cache DIR] [--jobs N] [--max-fail-rate 0.01] [--content-hash] [--allow-large]
+//            [--export DIR [--force]]`:
+// fills the feature cache (one entry per sample and recipe) with TBB across cores; prints a per-dataset summary
 // (done, cached, fallback, failed) and exits 1 when the failed share exceeds --max-fail-rate. A sample fails
 // with its reason when a frame is missing (the dataset is loaded leniently) or unreadable; an annotation
 // file that cannot be read at all is a user error (exit 2). --export then writes the cached inputs of every
 // sample that did not fail as DIR/inputs.npy + samples.csv + recipe.json (merx/preprocessing/export.h); it
 // needs a single recipe (and, with a spec, a single label setting), and refuses a non-empty DIR without
-// --force before any work is done.
+// --force before any work is done. --allow-large: as for `merx validate` (a spec above the cell limit).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -44,6 +44,7 @@ struct PrepArgs {
   int jobs = 0;
   double max_fail_rate = 0.01;
   bool content_hash = false, force = false;
+  bool allow_large = false;  // --allow-large: a spec above kMaxPlanCells cells (merx/spec/plan.h)
 };
 
 // A recipe with its declared parameters, resolved (what recipe.json records as "params").
@@ -134,6 +135,7 @@ int run_prep(const PrepArgs& args) {
   if (!args.spec.empty()) {
     SpecArgs sa;
     sa.file = args.spec;
+    sa.allow_large = args.allow_large;
     const Plan plan = plan_from_args(sa);
     for (const auto& d : plan.datasets) {
       DatasetSource s;
@@ -251,6 +253,8 @@ void add_prep_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<PrepArgs>();
   auto* cmd = app.add_subcommand("prep", "Preprocess samples into the feature cache (align, flow, strain)");
   cmd->add_option("SPEC,--spec", args->spec, "Experiment spec: its datasets and recipes")->type_name("FILE");
+  cmd->add_flag("--allow-large", args->allow_large,
+                "With a spec: expand a spec above the cell limit (merx validate)");
   cmd->add_option("--adapter", args->adapter, "Dataset adapter (without --spec)");
   cmd->add_option("--root", args->root, "Corpus folder (without --spec)");
   cmd->add_option("--annotations", args->annotations, "Annotation file (without --spec)");

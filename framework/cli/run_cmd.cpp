@@ -1,11 +1,11 @@
 // `merx run SPEC [--output DB] [--rerun-failed] [--force] [--cache DIR] [--jobs N] [--threads-per-cell T]
-// [--simulate-gpus N] [--slots-per-gpu K] [--shard i/N] [--prep-jobs N] [--set path=value]...`: trains,
-// evaluates and stores every cell of a spec (merx/engine/run.h) over a pool of slots. Progress on stderr: a
-// live view on a terminal (counts, running cells with epoch, rate, ETA), otherwise one line per event (a cell
-// starts, a cell ends); then a table of UF1/UAR per target with the pooled row on stdout. Cells already done
-// are skipped ("nothing to do" when none is left). Exit 0 when every cell is done, 1 when some failed, 2 for
-// user errors, 130 after Ctrl-C / SIGTERM (running cells are stored as interrupted and resume on the next
-// run; a second Ctrl-C ends the process at once).
+// [--simulate-gpus N] [--slots-per-gpu K] [--shard i/N] [--prep-jobs N] [--set path=value]...
+// [--allow-large]`: trains, evaluates and stores every cell of a spec (merx/engine/run.h) over a pool of
+// slots. Progress on stderr: a live view on a terminal (counts, running cells with epoch, rate, ETA),
+// otherwise one line per event (a cell starts, a cell ends); then a table of UF1/UAR per target with the
+// pooled row on stdout. Cells already done are skipped ("nothing to do" when none is left). Exit 0 when
+// every cell is done, 1 when some failed, 2 for user errors, 130 after Ctrl-C / SIGTERM (running cells are
+// stored as interrupted and resume on the next run; a second Ctrl-C ends the process at once).
 #include <unistd.h>
 
 #include <chrono>

@@ -106,6 +106,7 @@ int run(const SlurmArgs& a) {
 
   std::string sets;
   for (const auto& s : a.spec.sets) sets += " --set " + sh(s);
+  if (a.spec.allow_large) sets += " --allow-large";  // each shard expands the whole spec again
   const int jobs = std::max(1, a.cpus_per_task / std::max(1, a.threads_per_cell));
   auto header = [&](const std::string& name, const std::string& log) {
     std::string h = "#!/bin/bash\n#SBATCH --job-name=" + name + "\n#SBATCH --output=" + log + "\n";

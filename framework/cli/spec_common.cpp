@@ -22,6 +22,9 @@ void add_spec_args(CLI::App* cmd, SpecArgs& args, bool required) {
   cmd->add_option("--set", args.sets,
                   "Override a field before validation: path=value, e.g. training.lr=0.001 or "
                   "datasets[0].root=/data/casme2 (repeatable)");
+  cmd->add_flag("--allow-large", args.allow_large,
+                "Expand a spec above " + thousands(kMaxPlanCells) +
+                    " cells (variants x grid x random draws x folds x seeds) instead of refusing it");
 }
 
 void check_backbones(const Plan& plan, const PluginRegistry& registry) {
@@ -101,6 +104,7 @@ Plan plan_from_args(const SpecArgs& args, PluginRegistry& registry) {
   opts.extra_dirs = spec_plugin_dirs(spec);
   registry = PluginRegistry::discover(opts);
   PlanOptions options;
+  options.allow_large = args.allow_large;
   // loso folds are one per global subject: the dataset layer lists them from the sheets/folders. When every
   // sweep point shares the spec's labels, a subject none of whose clips has a class under them (mapped away,
   // or not on the membership list) gets no fold: MEGC2019's composite has 68 folds, not one per subject

@@ -17,9 +17,11 @@ namespace merx::cli {
 struct SpecArgs {
   std::string file;
   std::vector<std::string> sets;
+  bool allow_large = false;  // --allow-large: expand a spec above kMaxPlanCells cells (PlanOptions)
 };
 
-/// Adds the SPEC positional (optional when `required` is false) and the repeatable `--set path=value` option.
+/// Adds the SPEC positional (optional when `required` is false), the repeatable `--set path=value` option and
+/// the `--allow-large` flag.
 void add_spec_args(CLI::App* cmd, SpecArgs& args, bool required = true);
 
 /// load_spec + plugin discovery (+ plugin_paths) + make_plan. Throws UserError/ValidationError.

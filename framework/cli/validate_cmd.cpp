@@ -1,8 +1,9 @@
-// `merx validate SPEC [--set path=value]...`: resolves the spec and every plugin it names, constructs each
-// sweep point's backbone once (check_backbones: a model file that does not load fails here), checks the output
-// database path, reads the datasets' annotation files (every clip problem is reported; frames are not opened)
-// and prints either every problem (exit 2) or a summary of the cells and the folds with their train/test
-// clips per class. Changes nothing.
+// `merx validate SPEC [--set path=value]... [--allow-large]`: resolves the spec and every plugin it names,
+// constructs each sweep point's backbone once (check_backbones: a model file that does not load fails here),
+// checks the output database path, reads the datasets' annotation files (every clip problem is reported;
+// frames are not opened) and prints either every problem (exit 2) or a summary of the cells and the folds
+// with their train/test clips per class. A spec above kMaxPlanCells cells is refused before it is expanded
+// unless --allow-large is given (merx/spec/plan.h). Changes nothing.
 #include <iostream>
 
 #include <spdlog/spdlog.h>

@@ -1,9 +1,12 @@
 // Listing a clip's frame images in frame order (see merx/datasets/frames.h). One directory_iterator pass,
-// no stat per file beyond the type the directory entry already carries.
+// no stat per file beyond the type the directory entry already carries. frame_file_problem: the cheap
+// per-file integrity check of `merx datasets check` (a few bytes read, nothing decoded).
 #include "merx/datasets/frames.h"
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -65,6 +68,51 @@ int64_t frame_number(const std::string& file_name) {
   while (begin > 0 && std::isdigit(static_cast<unsigned char>(stem[begin - 1]))) --begin;
   const auto v = parse_digits(stem.substr(begin, end - begin));
   return v ? *v : -1;
+}
+
+std::string frame_file_problem(const std::filesystem::path& file) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(file, ec);
+  if (ec) return "cannot be read: " + ec.message();
+  if (size == 0) return "is empty (0 bytes)";
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "cannot be opened";
+  unsigned char head[16] = {};
+  const size_t head_n = static_cast<size_t>(std::min<uintmax_t>(size, sizeof head));
+  in.read(reinterpret_cast<char*>(head), static_cast<std::streamsize>(head_n));
+  const size_t tail_n = static_cast<size_t>(std::min<uintmax_t>(size, 64));
+  std::string tail(tail_n, '\0');
+  in.seekg(static_cast<std::streamoff>(size - tail_n));
+  in.read(tail.data(), static_cast<std::streamsize>(tail_n));
+  if (!in) return "cannot be read (short read of " + std::to_string(size) + " bytes)";
+  auto starts = [&](std::initializer_list<unsigned char> sig) {
+    if (head_n < sig.size()) return false;
+    return std::equal(sig.begin(), sig.end(), head);
+  };
+  if (starts({0xFF, 0xD8})) {
+    if (tail.find("\xFF\xD9") == std::string::npos)
+      return "is truncated: a JPEG without its end marker FF D9";
+    return "";
+  }
+  if (starts({0x89, 'P', 'N', 'G'})) {
+    if (tail.find("IEND") == std::string::npos) return "is truncated: a PNG without its IEND chunk";
+    return "";
+  }
+  if (starts({'B', 'M'})) {
+    if (head_n < 6) return "is truncated: " + std::to_string(size) + " bytes, shorter than a BMP header";
+    const uint32_t declared = static_cast<uint32_t>(head[2]) | static_cast<uint32_t>(head[3]) << 8 |
+                              static_cast<uint32_t>(head[4]) << 16 | static_cast<uint32_t>(head[5]) << 24;
+    if (size < declared)
+      return "is truncated: " + std::to_string(size) + " bytes, its BMP header declares " +
+             std::to_string(declared);
+    return "";
+  }
+  if (starts({'I', 'I', 0x2A, 0x00}) || starts({'M', 'M', 0x00, 0x2A})) return "";
+  static const char* hex = "0123456789abcdef";
+  std::string first;
+  for (size_t i = 0; i < std::min<size_t>(head_n, 4); ++i)
+    first += std::string(i ? " " : "") + hex[head[i] >> 4] + hex[head[i] & 15];
+  return "is not a JPEG, PNG, BMP or TIFF image (its first bytes are " + first + ")";
 }
 
 std::vector<FrameFile> list_frames(const std::filesystem::path& folder, const std::string& pattern) {

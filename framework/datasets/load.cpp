@@ -465,6 +465,10 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
         else
           inside.push_back(f);
       }
+      if (options.check_frame_files)  // every file the clip uses, whatever else is wrong with the clip
+        for (const auto& f : inside)
+          if (const std::string why = frame_file_problem(f.path); !why.empty())
+            errs.push_back("frame file " + f.path.string() + " " + why);
       if (!outside.empty() && !r.long_video)
         errs.push_back(folder.string() + " has " + std::to_string(outside.size()) +
                        " frame file(s) outside onset..offset " + std::to_string(*onset) + ".." +

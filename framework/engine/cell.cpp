@@ -321,6 +321,7 @@ CellOutcome run_cell(const CellConfig& config, const PluginRegistry& registry, c
     info["epochs_run"] = reported.epochs_done();
     info["steps_run"] = reported.steps_done();
     info["augmented_clips"] = reported.extended();
+    if (const auto q = reported.au_flow_roi_q95()) info["au_flow_roi_q95"] = *q;
     info["sources"] = reported.sources();
 
     const auto e0 = Clock::now();

@@ -246,7 +246,6 @@ CellData RunInputs::cell_data(const Plan& plan, const Cell& cell) const {
   const std::vector<int>& au_ids = au_set("cross");
   const std::string source = au_source(plan.points.at(cell.point));  // one AU source per cell, never mixed
   const std::vector<float> no_au(au_ids.size(), std::numeric_limits<float>::quiet_NaN());
-  std::vector<std::vector<float>> roi_rows;  // flow_roi: scaled over the training rows below
 
   std::vector<int64_t> train_rows, test_rows;
   std::vector<std::string> train_sources;
@@ -267,23 +266,14 @@ CellData RunInputs::cell_data(const Plan& plan, const Cell& cell) const {
     if (source == "openface") {
       const auto o = im.openface.find(s.key);
       row = o != im.openface.end() ? o->second : no_au;
-    } else if (source == "flow_roi") {
+    } else if (source == "flow_roi") {  // raw: each training run scales its fit rows (au_flow_roi_raw)
       const auto& r = rt.roi.at(static_cast<size_t>(rt.row.at(s.key)));
       row = r.size() == au_ids.size() ? r : no_au;
-      roi_rows.push_back(row);
-      continue;
     } else {
       row = au_row(s, au_ids);
     }
     any_au = any_au || std::any_of(row.begin(), row.end(), [](float v) { return !std::isnan(v); });
     au.insert(au.end(), row.begin(), row.end());
-  }
-  if (source == "flow_roi") {  // 0..5 by the training rows' 95th percentile (merx/preprocessing/au_roi.h)
-    prep::scale_flow_roi(roi_rows);
-    for (const auto& row : roi_rows) {
-      any_au = any_au || std::any_of(row.begin(), row.end(), [](float v) { return !std::isnan(v); });
-      au.insert(au.end(), row.begin(), row.end());
-    }
   }
   std::set<std::string> distinct(train_sources.begin(), train_sources.end());
   data.source_domains.assign(distinct.begin(), distinct.end());  // sorted by name
@@ -297,6 +287,7 @@ CellData RunInputs::cell_data(const Plan& plan, const Cell& cell) const {
         torch::tensor(au, torch::kFloat)
             .reshape({static_cast<int64_t>(train_rows.size()), static_cast<int64_t>(au_ids.size())});
     data.train.au_ids.assign(au_ids.begin(), au_ids.end());
+    data.train.au_flow_roi_raw = source == "flow_roi";
   }
 
   std::vector<int64_t> test_y;

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "merx/errors.h"
+#include "merx/preprocessing/au_roi.h"
 #include "merx/spec/settings.h"
 
 namespace merx::engine::detail {
@@ -123,7 +124,24 @@ Trainer::Trainer(const CellConfig& config, const PluginRegistry& registry, const
   fit_set.x = x_;
   fit_set.y = y_;
   fit_set.domain = long_tensor(domain_, device);
-  if (ts.au.defined()) fit_set.au = ts.au.index_select(0, index.to(ts.au.device())).to(device);
+  if (ts.au.defined()) {
+    torch::Tensor au = ts.au.index_select(0, index.to(ts.au.device()));
+    if (ts.au_flow_roi_raw) {
+      // flow_roi magnitudes to 0..5 by the 95th percentile of the rows this run fits on: the validation
+      // rows of source_val (and the held-out source of loo_source) must not shape the augmenter.
+      au = au.to(torch::kCPU, torch::kFloat).contiguous();
+      const int64_t rows = au.size(0), cols = au.size(1);
+      std::vector<std::vector<float>> m(static_cast<size_t>(rows));
+      const float* a = au.data_ptr<float>();
+      for (int64_t i = 0; i < rows; ++i) m[static_cast<size_t>(i)].assign(a + i * cols, a + (i + 1) * cols);
+      au_flow_roi_q95_ = prep::scale_flow_roi(m);
+      std::vector<float> flat;
+      flat.reserve(static_cast<size_t>(rows * cols));
+      for (const auto& row : m) flat.insert(flat.end(), row.begin(), row.end());
+      au = torch::tensor(flat, torch::kFloat).reshape({rows, cols});
+    }
+    fit_set.au = au.to(device);
+  }
   fit_set.au_ids = ts.au_ids;
   for (size_t p : positions) fit_set.keys.push_back(ts.keys.at(p));
   AugmenterSetup aug_setup{sources_, data.classes, derive_seed(config.cell_seed, aug_purpose), device, {}};

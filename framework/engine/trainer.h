@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -65,6 +66,9 @@ class Trainer {
   double fit_seconds() const { return fit_seconds_; }
   double train_seconds() const { return train_seconds_; }
   size_t extended() const { return extended_; }  // samples the augmenter added
+  /// au_source flow_roi (TrainSet::au_flow_roi_raw): the 95th percentile of this run's fit rows by which
+  /// the augmenter's AU intensities were scaled; nullopt otherwise.
+  std::optional<double> au_flow_roi_q95() const { return au_flow_roi_q95_; }
   /// Source datasets of this run sorted by name, then "synthetic" when the augmenter added that domain.
   const std::vector<std::string>& sources() const { return sources_; }
   /// The augmenter's artifacts() (interface >= 2) as ("<plugin name>.<key>", value), read after fit/extend.
@@ -112,6 +116,7 @@ class Trainer {
   int64_t epochs_done_ = 0, step_ = 0, total_steps_ = 0;
   double fit_seconds_ = 0, train_seconds_ = 0;
   size_t extended_ = 0;
+  std::optional<double> au_flow_roi_q95_;
   bool reg_v2_ = false;  // the regularizer plugin has API >= 2 (diagnostics() after each epoch)
   std::vector<std::pair<std::string, nlohmann::json>> augmenter_artifacts_;
 };

@@ -2,6 +2,7 @@
 #include "merx/spec/plan.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "merx/hash.h"
@@ -58,6 +59,64 @@ std::vector<std::string> Plan::domains() const {
   for (const auto& d : datasets)
     if (d.counterfactual_of.empty()) n.push_back(d.name);
   return n;
+}
+
+std::string thousands(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+CellCount count_cells(std::vector<CellFactor> factors) {
+  CellCount c;
+  c.factors = std::move(factors);
+  for (const auto& f : c.factors) {
+    if (f.size == 0) {  // an empty factor makes the product 0, saturated or not
+      c.cells = 0;
+      c.saturated = false;
+      break;
+    }
+    if (c.cells > std::numeric_limits<uint64_t>::max() / f.size) {
+      c.cells = std::numeric_limits<uint64_t>::max();
+      c.saturated = true;
+    } else if (!c.saturated) {
+      c.cells *= f.size;
+    }
+  }
+  return c;
+}
+
+std::string CellCount::text() const {
+  std::string s;
+  bool in_grid = false;
+  for (const auto& f : factors) {
+    if (!s.empty()) s += " × ";
+    using K = CellFactor::Kind;
+    const bool grid = f.kind == K::GridKey;
+    switch (f.kind) {
+      case K::Variants:
+        s += "sweep.variants (" + thousands(f.size) + ")";
+        break;
+      case K::GridKey:
+        s += (in_grid ? "" : "sweep.grid ") + f.name + " (" + thousands(f.size) + ")";
+        break;
+      case K::RandomDraws:
+        s += "sweep.random.count (" + thousands(f.size) + ")";
+        break;
+      case K::Folds:
+        s += thousands(f.size) + (f.size == 1 ? " fold" : " folds");
+        break;
+      case K::Seeds:
+        s += thousands(f.size) + (f.size == 1 ? " seed" : " seeds");
+        break;
+    }
+    in_grid = grid;
+  }
+  if (s.empty()) s = "1 sweep point";
+  return s + " = " + (saturated ? "more than " : "") + thousands(cells) + (cells == 1 ? " cell" : " cells");
 }
 
 namespace {
@@ -426,9 +485,24 @@ Plan make_plan(const SpecSource& src, const PluginCatalog& catalog, const PlanOp
     for (const auto& v : sweep.variants) variants.push_back(&v);
   else
     variants.push_back(nullptr);
-  size_t combos = 1;
-  for (const auto& a : sweep.grid) combos *= a.values.size();
   const int64_t draws = std::max<int64_t>(1, sweep.random_count);
+  // Count before expanding: each point is checked and each cell hashed, so a sweep of millions must be
+  // refused here, from the sizes alone. Folds or seeds that are invalid (reported below) are left out.
+  std::vector<CellFactor> factors;
+  if (sweep.has_variants) factors.push_back({CellFactor::Kind::Variants, "", sweep.variants.size()});
+  for (const auto& a : sweep.grid) factors.push_back({CellFactor::Kind::GridKey, a.key, a.values.size()});
+  if (sweep.random_count > 0)
+    factors.push_back({CellFactor::Kind::RandomDraws, "", static_cast<uint64_t>(sweep.random_count)});
+  if (!plan.folds.empty()) factors.push_back({CellFactor::Kind::Folds, "", plan.folds.size()});
+  if (!plan.seeds.empty()) factors.push_back({CellFactor::Kind::Seeds, "", plan.seeds.size()});
+  const CellCount count = count_cells(std::move(factors));
+  if (count.saturated)  // not even --allow-large: the grid index below would wrap around
+    throw UserError(count.text() + ": too many to expand on any machine");
+  if (!options.allow_large && count.cells > kMaxPlanCells)
+    throw UserError(count.text() + ", above the limit of " + thousands(kMaxPlanCells) +
+                    "; pass --allow-large to expand it anyway");
+  size_t combos = 1;  // no overflow: a factor of a product that did not saturate
+  for (const auto& a : sweep.grid) combos *= a.values.size();
 
   std::vector<const VariantDef*> point_variant;
   std::map<std::string, size_t> first_with_hash;

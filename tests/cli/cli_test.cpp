@@ -1,6 +1,7 @@
 // The merx executable as a user meets it: grammar, exit codes (0 ok, 1 runtime, 2 user error), formats.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -185,6 +186,57 @@ TEST_CASE("validate: an output that is not an SQLite file is a user error and th
   CHECK(merx::test::slurp(dir / "notes.txt") == text);
   CHECK(fs::last_write_time(dir / "notes.txt") == mtime);
   CHECK(!fs::exists(dir / "notes.txt-wal"));
+}
+
+TEST_CASE("validate, plan and run refuse a sweep of billions of cells at once with exit 2 naming the count") {
+  const auto dir = temp_dir("huge-sweep");
+  auto spec = nlohmann::json::parse(merx::test::slurp(MERX_SOURCE_DIR "/experiments/example.json"));
+  for (auto& d : spec["datasets"])
+    for (const char* k : {"root", "annotations"})
+      d[k] = std::string(MERX_SOURCE_DIR "/experiments/") + d[k].get<std::string>();
+  spec["output"] = (dir / "huge.sqlite").string();
+  auto list = [](int n) {
+    nlohmann::json a = nlohmann::json::array();
+    for (int i = 1; i <= n; ++i) a.push_back(i);
+    return a;
+  };
+  spec["sweep"]["grid"] = {{"backbone.params.features", list(1000)},
+                           {"training.epochs", list(1000)},
+                           {"training.batch", list(500)}};
+  write(dir / "spec.json", spec.dump());
+  // By hand: 2 variants x 1000 x 1000 x 500 grid points x 3 lodo folds x 2 seeds = 6,000,000,000 cells.
+  const std::string expected =
+      "merx: error: sweep.variants (2) × sweep.grid backbone.params.features (1,000) × training.batch (500) "
+      "× training.epochs (1,000) × 3 folds × 2 seeds = 6,000,000,000 cells, above the limit of 100,000; "
+      "pass --allow-large to expand it anyway\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const char* cmd : {"validate", "plan", "run"}) {
+    INFO(cmd);
+    const RunResult r = run_merx(std::string(cmd) + " '" + (dir / "spec.json").string() + "'");
+    CHECK(r.code == 2);
+    CHECK(r.err == expected);
+    CHECK(r.out.empty());
+  }
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 30.0);
+  CHECK_FALSE(fs::exists(dir / "huge.sqlite"));  // run stopped before opening its database
+}
+
+TEST_CASE("--allow-large expands a spec above the cell limit and validate, plan and run accept it") {
+  const std::string spec = "'" MERX_SOURCE_DIR "/experiments/example.json'";
+  // 3 folds x 4 sweep points x 8334 seeds = 100,008 cells, 8 above the limit.
+  const RunResult refused = run_merx("validate " + spec + " --set seeds=8334");
+  CHECK(refused.code == 2);
+  CHECK(refused.err.find("sweep.variants (2) × sweep.grid backbone.params.features (2) × 3 folds × "
+                         "8,334 seeds = 100,008 cells, above the limit of 100,000") != std::string::npos);
+  const RunResult allowed = run_merx("validate " + spec + " --set seeds=8334 --allow-large");
+  CHECK(allowed.code == 0);
+  CHECK(allowed.out.find("3 folds x 4 sweep points x 8334 seeds = 100008 cells") != std::string::npos);
+  // 3 x 4 x 8333 = 99,996 cells: under the limit, no flag needed.
+  CHECK(run_merx("validate " + spec + " --set seeds=8333").code == 0);
+  for (const char* cmd : {"validate", "plan", "run", "slurm", "datasets check"}) {
+    INFO(cmd);
+    CHECK(run_merx(std::string(cmd) + " --help").out.find("--allow-large") != std::string::npos);
+  }
 }
 
 TEST_CASE("plan --format json lists every cell with a full identity and --set of training renames cells "

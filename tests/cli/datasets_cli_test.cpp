@@ -278,3 +278,49 @@ TEST_CASE("datasets check refuses an annotation file that is not .xlsx or .csv, 
   CHECK(f.err == "merx: error: " + (dir / "fake.xlsx").string() +
                      " is not a readable .xlsx workbook (not a valid zip package: Not a zip archive)\n");
 }
+
+TEST_CASE("datasets check names every empty or truncated frame file, middle frames included, and exits 2") {
+  const fs::path dir = fx::fresh_dir("cli_bad_frames");
+  const fs::path root = dir / "CASME2_RAW_selected", sheet = dir / "CASME2-coding-20140508.xlsx";
+  using S = std::string;
+  fx::write_xlsx(sheet, {{"Sheet1",
+                          {{S("Subject"), S("Filename"), S("OnsetFrame"), S("ApexFrame"), S("OffsetFrame"),
+                            S("Action Units"), S("Estimated Emotion")},
+                           {1.0, S("EP01"), 1.0, 2.0, 5.0, S("4"), S("happiness")},
+                           {1.0, S("EP02"), 10.0, 12.0, 14.0, S("4+7"), S("disgust")},
+                           {2.0, S("EP03"), 1.0, 2.0, 3.0, S("12"), S("surprise")}}}});
+  fx::write_frames(root / "sub01/EP01", "img", ".jpg", 1, 5);
+  fx::write_frames(root / "sub01/EP02", "img", ".png", 10, 14);
+  fx::write_frames(root / "sub02/EP03", "img", ".jpg", 1, 3);
+  const std::string check =
+      "datasets check --adapter casme2 --root " + q(root) + " --annotations " + q(sheet);
+  const RunResult clean = run_merx(check);
+  INFO(clean.out << clean.err);
+  CHECK(clean.code == 0);
+  CHECK(line_starting(clean.out, "clips ") == count_row("clips", 3));
+
+  // EP01's frame 3 (neither onset 1 nor apex 2) becomes empty; EP02's frame 13 a PNG cut before IEND.
+  const fs::path empty = root / "sub01/EP01/img3.jpg", cut = root / "sub01/EP02/img13.png";
+  std::ofstream(empty, std::ios::binary | std::ios::trunc).flush();
+  const std::string png = merx::test::slurp(cut);
+  std::ofstream(cut, std::ios::binary | std::ios::trunc) << png.substr(0, png.size() / 2);
+  const RunResult r = run_merx(check);
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  const std::string at = sheet.string() + ", sheet 'Sheet1', row ";
+  const std::vector<std::string> expected = {
+      "merx: error: " + at + "2: casme2/sub01/EP01: frame file " + empty.string() + " is empty (0 bytes)",
+      "merx: error: " + at + "3: casme2/sub01/EP02: frame file " + cut.string() +
+          " is truncated: a PNG without its IEND chunk",
+      "merx: error: 2 problems found",
+  };
+  CHECK(lines(r.err) == expected);
+
+  // Lenient: both clips dropped with the file named, the clean one kept, exit 0 as for other problems.
+  const RunResult l = run_merx(check + " --mode lenient");
+  CHECK(l.code == 0);
+  CHECK(line_starting(l.out, "clips ") == count_row("clips", 1));
+  CHECK(l.out.find("  " + at + "2: casme2/sub01/EP01: frame file " + empty.string() +
+                   " is empty (0 bytes)\n") != std::string::npos);
+  CHECK(l.out.find(cut.string() + " is truncated: a PNG without its IEND chunk\n") != std::string::npos);
+}

@@ -467,7 +467,8 @@ CellConfig steps_config(int64_t steps, const std::string& selection = "last") {
 }
 
 nlohmann::json extend_params(int64_t count, double weight = 1.0, bool own_domain = true) {
-  return {{"count", count}, {"label", 1}, {"weight", weight}, {"own_domain", own_domain}, {"warn", ""}};
+  return {{"count", count},           {"label", 1}, {"weight", weight},
+          {"own_domain", own_domain}, {"warn", ""}, {"record_au", false}};
 }
 
 }  // namespace
@@ -617,7 +618,8 @@ TEST_CASE("API 3: the loss weight scales generated samples inside their domain's
                   {"label", 1},
                   {"weight", 1.0},
                   {"own_domain", true},
-                  {"warn", "class positive failed the gate"}}};
+                  {"warn", "class positive failed the gate"},
+                  {"record_au", false}}};
   c.label = "cell abc (fold target)";
   const CellOutcome o = run_cell(c, registry(), s.data);
   REQUIRE(o.result.status == CellStatus::Done);
@@ -625,4 +627,64 @@ TEST_CASE("API 3: the loss weight scales generated samples inside their domain's
         nlohmann::json({"channels=u,v,strain", "class positive failed the gate"}));
   c.recipe = "apex_gray";  // the channel names follow the recipe
   CHECK(artifact(run_cell(c, registry(), s.data).result, "engine.augmenter_warnings")[0] == "channels=gray");
+}
+
+TEST_CASE(
+    "flow_roi AU intensities are scaled by the 95th percentile of the fit rows, not the validation rows") {
+  OneThread t;
+  Synthetic s = make_data();  // 54 training clips
+  CellConfig c = config("linear", "source_val", 1);
+  // The split depends on keys, subjects, labels and the seed only: a run without AUs shows the held-out
+  // clips.
+  const CellOutcome probe = run_cell(c, registry(), s.data);
+  REQUIRE(probe.result.status == CellStatus::Done);
+  std::set<std::string> held;
+  for (const auto& k : probe.result.validation_split.at("samples")) held.insert(k.get<std::string>());
+  const size_t n_val = held.size(), n_fit = 54 - n_val;
+  REQUIRE(n_val > 0);
+  // Raw flow_roi magnitudes over 12 AU columns: a fit clip [1, 2, NaN...], a validation clip [100, 100,
+  // NaN...].
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> au;
+  for (const auto& key : s.data.train.keys) {
+    std::vector<float> row(12, nan);
+    row[0] = held.count(key) ? 100.0f : 1.0f;
+    row[1] = held.count(key) ? 100.0f : 2.0f;
+    au.insert(au.end(), row.begin(), row.end());
+  }
+  s.data.train.au = torch::tensor(au, torch::kFloat).reshape({54, 12});
+  s.data.train.au_ids = {1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17};
+  s.data.train.au_flow_roi_raw = true;
+  c.augmenter = {"test_extend", extend_params(1)};
+  c.augmenter.params["record_au"] = true;
+  const CellOutcome o = run_cell(c, registry(), s.data);
+  INFO(o.result.error);
+  REQUIRE(o.result.status == CellStatus::Done);
+  // By hand, over the fit rows only: n_fit ones and n_fit twos; the 95th percentile sits at position
+  // 0.95 * (2 n_fit - 1) > n_fit - 1 of the sorted values, among the twos: q = 2, so 1 -> 2.5 and 2 -> 5.
+  // (With the validation rows it would be 100: their 2 n_val values fill sorted positions 108 - 2 n_val ..
+  // 107, and 0.95 * (2 * 54 - 1) = 101.65 lies among them whenever 2 n_val >= 7.)
+  CHECK(artifact(o.result, "engine.training")["au_flow_roi_q95"] == 2.0);
+  // The augmenter's artifacts() are stored as "test_extend.<key>".
+  const nlohmann::json& keys = artifact(o.result, "test_extend.keys");
+  const nlohmann::json& rows = artifact(o.result, "test_extend.au");
+  REQUIRE(keys.size() == n_fit);
+  REQUIRE(rows.size() == n_fit);
+  for (size_t i = 0; i < n_fit; ++i) {
+    CHECK(held.count(keys[i].get<std::string>()) == 0);
+    CHECK(rows[i][0].get<double>() == 2.5);
+    CHECK(rows[i][1].get<double>() == 5.0);
+    for (size_t j = 2; j < 12; ++j) CHECK(rows[i][j].is_null());
+  }
+
+  // selection `last` fits on all 54 clips, the former validation clips included: by hand q = 100 (see
+  // above), so 1 -> 0.05 and 100 -> 5.
+  REQUIRE(2 * n_val >= 7);
+  c.training.selection = "last";
+  const CellOutcome all = run_cell(c, registry(), s.data);
+  REQUIRE(all.result.status == CellStatus::Done);
+  CHECK(artifact(all.result, "engine.training")["au_flow_roi_q95"] == 100.0);
+  const nlohmann::json& all_rows = artifact(all.result, "test_extend.au");
+  REQUIRE(all_rows.size() == 54);
+  CHECK(all_rows[0][0].get<double>() == doctest::Approx(held.count(s.data.train.keys[0]) ? 5.0 : 0.05));
 }

@@ -40,4 +40,17 @@ int64_t frame_number(const std::string& file_name);
 /// True when `file_name` has one of the image extensions above (case-insensitive).
 bool is_image_file(const std::string& file_name);
 
+/// What is wrong with one frame file, judged from its size and at most 16 leading and 64 trailing bytes —
+/// no decoding, so checking every frame of a corpus costs one open and two small reads per file. The type
+/// comes from the leading bytes (as OpenCV's imread decides), not from the extension:
+///   JPEG (FF D8)   the end-of-image marker FF D9 must be among the last 64 bytes (it cannot occur inside
+///                  the entropy-coded data, so its absence means the file was cut short; padding after it
+///                  is tolerated);
+///   PNG            the IEND chunk type must be among the last 64 bytes;
+///   BMP ("BM")     the file must be at least as long as the size its header declares;
+///   TIFF           not checked beyond being non-empty (its directory may sit anywhere).
+/// Returns "" when nothing is wrong, else what is ("is empty (0 bytes)", "is truncated: a JPEG without
+/// its end marker FF D9", ...), to follow the file's path in a message. Never throws.
+std::string frame_file_problem(const std::filesystem::path& file);
+
 }  // namespace merx

@@ -7,6 +7,7 @@
 //   - the clip folder exists and holds image files; their numbers are unique (list_frames) and cover
 //     onset..offset: first = onset, last = offset, and at most `frame_gaps` numbers inside are missing
 //     (option, default 0; the missing numbers are recorded in SampleRecord::missing_frames);
+//   - with LoadOptions::check_frame_files, every frame file in onset..offset is non-empty and not truncated;
 //   - keys are unique (a repeated clip name within a subject is an error unless the corpus codes several
 //     expressions per video, CAS(ME)^3: then the repeat gets occurrence 2, 3, ...);
 //   - AU strings parse.
@@ -55,6 +56,11 @@ struct LoadOptions {
   /// labels, membership, keys, frame-number texts, AU strings) is checked as usual. For class counts
   /// (`merx validate`, `merx plan`) without the frames.
   bool frames = true;
+  /// true (with `frames`): every frame file a clip uses (onset..offset) is checked with frame_file_problem
+  /// (merx/datasets/frames.h: empty, truncated JPEG/PNG/BMP, not an image; a few bytes read per file, nothing
+  /// decoded), and each bad file is a problem of its clip naming the file. `merx datasets check` sets it;
+  /// preprocessing reads only the onset and apex frames and would miss a bad frame in between.
+  bool check_frame_files = false;
 };
 
 /// A clip left out, with the reason.

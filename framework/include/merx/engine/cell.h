@@ -45,6 +45,11 @@ struct TrainSet {
   torch::Tensor au;                   // [N, A] float32 AU intensities 0..5, NaN row = no AU information;
                                       // undefined when no training sample has any
   std::vector<int64_t> au_ids;        // FACS numbers of the A columns of `au`
+  /// true: `au` holds raw flow_roi magnitudes (au_source `flow_roi`, merx/preprocessing/au_roi.h), not yet
+  /// 0..5. Each training run scales the rows it trains on — the fit rows, never its validation rows — by
+  /// their 95th percentile (prep::scale_flow_roi) before fitting the augmenter, so validation clips do not
+  /// shape the augmenter (artifact "engine.training" au_flow_roi_q95: the percentile used).
+  bool au_flow_roi_raw = false;
 
   size_t size() const { return y.size(); }
 };

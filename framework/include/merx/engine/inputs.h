@@ -57,8 +57,10 @@ class RunInputs {
   ///                AU 0; a corpus without AU codes a NaN row;
   ///   openface     the apex row of <dataset option openface>/<subject>/<clip>.csv (merx/datasets/openface.h),
   ///                read once in build(); NaN row when missing;
-  ///   flow_roi     mean flow magnitude per AU region (merx/preprocessing/au_roi.h), scaled to 0..5 by the
-  ///                95th percentile over this cell's training rows only; NaN row without landmarks.
+  ///   flow_roi     mean flow magnitude per AU region (merx/preprocessing/au_roi.h), NaN row without
+  ///                landmarks; returned raw (TrainSet::au_flow_roi_raw): each training run of the cell
+  ///                scales its own fit rows to 0..5 by their 95th percentile, so neither test nor
+  ///                source-validation clips shape the scale.
   /// build() throws UserError for an `openface` folder that does not exist and for `flow_roi` on a recipe
   /// without flow. Throws std::invalid_argument when the cell's point was not built.
   CellData cell_data(const Plan& plan, const Cell& cell) const;

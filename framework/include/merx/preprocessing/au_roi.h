@@ -10,8 +10,9 @@
 // (pixels of the S x S grid for normalisation `none`).
 //
 // Scaling to 0..5 (scale_flow_roi): a = min(5, 5 * m / q), q = the 95th percentile of every finite
-// magnitude of the given rows (au_gan: the cell's training samples only), so the scale never looks at test
-// clips.
+// magnitude of the given rows. The engine passes the rows a training run fits the augmenter on (the cell's
+// training samples minus its validation split, engine/trainer.cpp), so the scale never looks at test or
+// validation clips.
 #pragma once
 
 #include <cstdint>

@@ -208,13 +208,50 @@ struct Plan {
 /// be indexed. Provided by the dataset layer; needed for loso folds only.
 using SubjectProvider = std::function<std::vector<std::string>(const DatasetSpec& dataset)>;
 
+/// The most cells make_plan expands without being asked to (PlanOptions::allow_large, `--allow-large` of
+/// `merx validate`, `plan`, `run`, ...; docs/spec.md "Sweeps"). A grid multiplies fast: six keys of ten
+/// values are a million sweep points, and expanding them (every point checked, every cell hashed) took
+/// minutes and ~12 GiB before anything was printed. 100,000 cells is far beyond what one machine trains
+/// (the demo has 36) and expands in seconds.
+inline constexpr uint64_t kMaxPlanCells = 100000;
+
+/// One factor of a plan's cell count, as the refusal names it.
+struct CellFactor {
+  enum class Kind { Variants, GridKey, RandomDraws, Folds, Seeds };
+  Kind kind = Kind::GridKey;
+  std::string name;  // GridKey: the key as written in sweep.grid; "" otherwise
+  uint64_t size = 0;
+};
+
+/// The cell count of a plan before expanding it: the product of its factors, saturating at UINT64_MAX.
+struct CellCount {
+  std::vector<CellFactor> factors;
+  uint64_t cells = 1;      // product of the factors' sizes (1 without factors)
+  bool saturated = false;  // the exact product exceeds UINT64_MAX; `cells` is UINT64_MAX
+  /// "sweep.variants (2) × sweep.grid training.lr (10) × training.wd (10) × 3 folds × 2 seeds = 4,000 cells"
+  /// ("= more than 18,446,744,073,709,551,615 cells" when saturated).
+  std::string text() const;
+};
+
+/// Multiplies the factors with saturation (never overflows, never allocates per cell).
+CellCount count_cells(std::vector<CellFactor> factors);
+
+/// 12000000 -> "12,000,000".
+std::string thousands(uint64_t n);
+
 struct PlanOptions {
   SubjectProvider subjects;  // required for protocol loso; unused otherwise
+  /// false: a spec whose cell count (variants × grid sizes × random draws × folds × seeds, counted before
+  /// anything is expanded) is above kMaxPlanCells is refused with a UserError naming the count and its
+  /// factors. true: expanded anyway.
+  bool allow_large = false;
 };
 
 /// Validates `spec` against the framework's declarations and the plugins of `catalog`, expands the sweep,
 /// makes folds, groups and cells. Throws ValidationError listing EVERY problem, each at its exact JSON path
 /// (problems inside a sweep point are reported at the variant / grid key / random block that caused them).
+/// Throws UserError, before expanding anything, when the cell count is above kMaxPlanCells and
+/// `options.allow_large` is false (folds and seeds that are themselves invalid are left out of the count).
 Plan make_plan(const SpecSource& spec, const PluginCatalog& catalog, const PlanOptions& options = {});
 /// Convenience: make_plan(spec, PluginCatalog::from(registry), options).
 Plan make_plan(const SpecSource& spec, const PluginRegistry& registry, const PlanOptions& options = {});
