@@ -473,6 +473,7 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->add_option("--spec", a->spec.file, "Clips: the datasets of this spec (its plugin_paths are used too)");
   cmd->add_option("--set", a->spec.sets, "Override a spec value (with --spec): path=value");
   cmd->add_option("--dataset", a->datasets, "With --spec: only this dataset (repeatable)");
+  cmd->add_flag("--allow-large", a->spec.allow_large, "With --spec: a spec above the cell limit (merx validate)");
   cmd->add_option("--adapter", a->adapter, "Clips: a corpus read by this adapter (with --root)");
   cmd->add_option("--root", a->root, "Corpus folder (with --adapter)");
   cmd->add_option("--annotations", a->annotations, "Annotation file (with --adapter; default the adapter's)");

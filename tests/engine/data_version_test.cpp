@@ -40,7 +40,7 @@ double mean_value(const nlohmann::json& table) {
 }  // namespace
 
 TEST_CASE("data versions: a changed annotation file gives new groups; the leaderboard shows the current "
-          "version, never pools versions, and lists the others") {
+          "version and lists the others but never pools versions") {
   const Scratch scratch("data_version");
   const fs::path& dir = scratch.dir;
   REQUIRE(write_corpus(dir));
