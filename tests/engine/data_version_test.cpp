@@ -39,7 +39,7 @@ double mean_value(const nlohmann::json& table) {
 
 }  // namespace
 
-TEST_CASE("data versions: a changed annotation file gives new groups; the leaderboard shows the current "
+TEST_CASE("data versions: a changed annotation file gives new groups and the leaderboard shows the current "
           "version and lists the others but never pools versions") {
   const Scratch scratch("data_version");
   const fs::path& dir = scratch.dir;
@@ -92,7 +92,7 @@ TEST_CASE("data versions: a changed annotation file gives new groups; the leader
   CHECK(run_out.find(v1.substr(0, 12) + " (1 group(s))") != std::string::npos);
 
   {  // default: the newest version, alone, with its own group's value
-    const auto r = run_merx("db leaderboard " + q(db) + " --format json");
+    const auto r = run_merx("db leaderboard --db " + q(db) + " --format json");
     INFO(r.err);
     REQUIRE(r.code == 0);
     const nlohmann::json lb = nlohmann::json::parse(r.out);
@@ -106,7 +106,7 @@ TEST_CASE("data versions: a changed annotation file gives new groups; the leader
     CHECK(noted);
   }
   {  // all: one table per version
-    const auto r = run_merx("db leaderboard " + q(db) + " --format json --data-version all");
+    const auto r = run_merx("db leaderboard --db " + q(db) + " --format json --data-version all");
     REQUIRE(r.code == 0);
     const nlohmann::json lb = nlohmann::json::parse(r.out);
     REQUIRE(lb["tables"].size() == 2);
@@ -119,7 +119,7 @@ TEST_CASE("data versions: a changed annotation file gives new groups; the leader
     CHECK(versions == std::set<std::string>{v1, v2});
   }
   {  // a prefix picks the old version
-    const auto r = run_merx("db leaderboard " + q(db) + " --format json --data-version " + v1.substr(0, 8));
+    const auto r = run_merx("db leaderboard --db " + q(db) + " --format json --data-version " + v1.substr(0, 8));
     REQUIRE(r.code == 0);
     const nlohmann::json lb = nlohmann::json::parse(r.out);
     REQUIRE(lb["tables"].size() == 1);
@@ -127,7 +127,7 @@ TEST_CASE("data versions: a changed annotation file gives new groups; the leader
     CHECK(mean_value(lb["tables"][0]) == doctest::Approx(both[0].headline).epsilon(1e-12));
   }
   {  // an unknown version is a user error naming the versions there are
-    const auto r = run_merx("db leaderboard " + q(db) + " --data-version 0123zz");
+    const auto r = run_merx("db leaderboard --db " + q(db) + " --data-version 0123zz");
     CHECK(r.code == 2);
     CHECK(r.err.find("no group has this data version") != std::string::npos);
     CHECK(r.err.find(v1.substr(0, 12)) != std::string::npos);
