@@ -20,6 +20,7 @@
 #include "merx/datasets/adapters.h"
 #include "merx/datasets/load.h"
 #include "merx/errors.h"
+#include "merx/spec/folds.h"
 
 namespace merx::cli {
 namespace {
@@ -122,9 +123,7 @@ int run_check_spec(const SpecArgs& spec_args, const std::string& mode) {
   for (size_t i = 0; i < plan.datasets.size(); ++i) {
     const DatasetSpec& d = plan.datasets[i];
     if (i) std::cout << "\n";
-    print_check(load_dataset(DatasetSource{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options},
-                             opts),
-                ls.membership.string(), membership.has_value());
+    print_check(load_dataset(dataset_source(d), opts), ls.membership.string(), membership.has_value());
   }
   return 0;
 }

@@ -48,6 +48,7 @@
 #include "merx/errors.h"
 #include "merx/metrics/metrics.h"
 #include "merx/preprocessing/cache.h"
+#include "merx/spec/folds.h"
 #include "merx/store/model_files.h"
 #include "merx/store/store.h"
 
@@ -278,15 +279,9 @@ int run_predict(const PredictArgs& a) {
       }
     for (const auto& d : plan.datasets) {
       if (!wanted.empty() && !wanted.count(d.name)) continue;
-      DatasetSource s;
-      s.name = d.name;
-      s.adapter = d.adapter;
-      s.root = d.root;
-      s.annotations = d.annotations;
-      s.options = d.options;
       LoadOptions lo;
       lo.mode = LoadMode::Lenient;
-      loaded.push_back(load_dataset(s, lo));
+      loaded.push_back(load_dataset(dataset_source(d), lo));
     }
   } else {
     DiscoveryOptions discovery;

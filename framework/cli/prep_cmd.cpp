@@ -137,15 +137,7 @@ int run_prep(const PrepArgs& args) {
     sa.file = args.spec;
     sa.allow_large = args.allow_large;
     const Plan plan = plan_from_args(sa);
-    for (const auto& d : plan.datasets) {
-      DatasetSource s;
-      s.name = d.name;
-      s.adapter = d.adapter;
-      s.root = d.root;
-      s.annotations = d.annotations;
-      s.options = d.options;
-      sources.push_back(s);
-    }
+    for (const auto& d : plan.datasets) sources.push_back(dataset_source(d));
     std::map<std::string, bool> seen;
     for (const auto& p : plan.points) {
       auto c = recipe_config(p.recipe.name, p.recipe.explicit_params);

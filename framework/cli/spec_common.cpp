@@ -10,9 +10,10 @@
 
 #include "cli/table.h"
 #include "merx/backbone.h"
-#include "merx/errors.h"
 #include "merx/datasets/load.h"
+#include "merx/errors.h"
 #include "merx/plugins/registry.h"
+#include "merx/spec/folds.h"
 #include "merx/spec/spec.h"
 
 namespace merx::cli {
@@ -111,7 +112,7 @@ Plan plan_from_args(const SpecArgs& args, PluginRegistry& registry) {
   // folder of the three corpora.
   auto labels = std::make_shared<const std::optional<LosoLabels>>(shared_labels(spec));
   options.subjects = [labels](const DatasetSpec& d) {
-    const DatasetSource src{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options};
+    const DatasetSource src = dataset_source(d);
     if (!*labels) return dataset_subjects(src);
     LoadOptions lo;
     lo.mode = LoadMode::Lenient;

@@ -14,11 +14,11 @@ int LabelledSamples::class_index(const std::string& name) const {
   return it == classes.end() ? -1 : static_cast<int>(it - classes.begin());
 }
 
-namespace {
-
-DatasetSource source_of(const DatasetSpec& d) {
+DatasetSource dataset_source(const DatasetSpec& d) {
   return DatasetSource{d.name, d.adapter, d.root, d.annotations, d.annotations_sha256, d.options};
 }
+
+namespace {
 
 size_t fold_position(const Plan& plan, const Fold& fold) {
   for (size_t i = 0; i < plan.folds.size(); ++i)
@@ -131,7 +131,7 @@ LabelledSamples load_samples(const Plan& plan, const SweepPoint& point, const Sa
   std::vector<Problem> problems;
   for (size_t i = 0; i < plan.datasets.size(); ++i) {
     try {
-      loaded.push_back(load_dataset(source_of(plan.datasets[i]), lo));
+      loaded.push_back(load_dataset(dataset_source(plan.datasets[i]), lo));
     } catch (const ValidationError& e) {
       problems.insert(problems.end(), e.problems().begin(), e.problems().end());
     } catch (const UserError& e) {

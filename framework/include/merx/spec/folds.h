@@ -31,6 +31,10 @@
 
 namespace merx {
 
+/// The dataset layer's view of a spec dataset (name, adapter, root, annotation file and its SHA-256, options):
+/// what every command that loads a spec's datasets hands to load_dataset.
+DatasetSource dataset_source(const DatasetSpec& d);
+
 /// How load_samples reads the datasets.
 struct SampleLoadOptions {
   LoadMode mode = LoadMode::Strict;  // strict: any clip problem throws DatasetError; lenient: dropped
