@@ -24,6 +24,7 @@
 #include "merx/csv.h"
 #include "merx/errors.h"
 #include "merx/leaderboard/leaderboard.h"
+#include "merx/leaderboard/per_class.h"
 #include "merx/metrics/metrics.h"
 #include "merx/store/store.h"
 #include "merx/suggest.h"
@@ -379,16 +380,22 @@ int query(const std::string& file, const std::string& sql, const std::string& fo
 struct LeaderboardArgs {
   std::string file, experiment, metric = "uf1", format = "table", output, data_version;
   int bootstrap = 0;
+  int decimals = 4;
   uint64_t bootstrap_seed = 0;
   bool oracle = false;
+  bool per_class = false;
 };
 
 int leaderboard_cmd(const LeaderboardArgs& a) {
   leaderboard::Options opt;
-  opt.metric = leaderboard::parse_metric(a.metric);
+  opt.metrics = leaderboard::parse_metrics(a.metric);  // "uf1,uar": side by side in one table
+  opt.metric = opt.metrics.front();
   const leaderboard::Format format = leaderboard::parse_format(a.format);
   if (!a.experiment.empty()) opt.experiment = a.experiment;
   if (a.bootstrap < 0) throw UserError("--bootstrap must be >= 0");
+  if (a.decimals < 0 || a.decimals > leaderboard::kMaxDecimals)  // before the build, which may take a while
+    throw UserError("--decimals " + std::to_string(a.decimals) + ": must be between 0 and " +
+                    std::to_string(leaderboard::kMaxDecimals));
   opt.bootstrap = a.bootstrap;
   opt.bootstrap_seed = a.bootstrap_seed;
   opt.oracle = a.oracle;
@@ -410,7 +417,11 @@ int leaderboard_cmd(const LeaderboardArgs& a) {
                       ")");
     }
   }
-  const std::string text = leaderboard::render(lb, format);
+  leaderboard::RenderOptions ro;
+  ro.decimals = a.decimals;
+  const std::string text = a.per_class
+                               ? leaderboard::render_per_class(leaderboard::per_class(store, lb), format, ro)
+                               : leaderboard::render(lb, format, ro);
   if (a.output.empty()) {
     std::cout << text;
   } else {
@@ -462,12 +473,17 @@ void add_db_command(CLI::App& app, Action& action) {
       "Leaderboards per protocol and dataset list: source-validation-selected sweep points, mean ± SE");
   l->add_option("--db", lb->file, "Results database")->required();
   l->add_option("--experiment", lb->experiment, "Only this experiment (spec name)");
-  l->add_option("--metric", lb->metric, "uf1 | uar | acc")->capture_default_str();
+  l->add_option("--metric", lb->metric, "uf1 | uar | acc, or a comma list (uf1,uar) shown side by side")
+      ->capture_default_str();
   l->add_option("--format", lb->format, "table | md | csv | latex | json")->capture_default_str();
+  l->add_option("--decimals", lb->decimals, "Digits after the point in table, md and latex output (0-10)")
+      ->capture_default_str();
   l->add_option("--bootstrap", lb->bootstrap, "Resamples for a stratified bootstrap 95 % interval (0 = none)")
       ->capture_default_str();
   l->add_option("--bootstrap-seed", lb->bootstrap_seed, "Seed of the bootstrap resampling")
       ->capture_default_str();
+  l->add_flag("--per-class", lb->per_class,
+              "Instead: per-class F1 of the selected rows (methods x target classes), same formats");
   l->add_flag("--oracle", lb->oracle, "Also show tables of oracle-selected runs (test data chose the epoch)");
   l->add_option("--data-version", lb->data_version,
                 "Data version to show (a prefix; default the newest) or all (each version its own table)");

@@ -49,9 +49,9 @@ struct GroupInfo {
   int64_t cells = 0, done = 0;
   MethodKey method;
   bool oracle = false;
-  std::map<std::string, std::optional<double>> target_value;  // Target scope, by dataset
-  bool has_pooled = false;
-  std::optional<double> pooled_value;
+  std::map<Metric, std::map<std::string, std::optional<double>>> target_value;  // Target scope, by dataset
+  bool has_pooled = false;                                                      // a pooled row of any metric
+  std::map<Metric, std::optional<double>> pooled_value;
   std::map<std::string, std::vector<double>> scores;  // cell selection scores by cell target
   std::vector<double> all_scores;                     // every cell's score
 };
@@ -95,10 +95,16 @@ std::optional<double> group_score(const GroupInfo& g, const std::string& column,
   return it == g.scores.end() ? std::nullopt : mean_of(it->second);
 }
 
-std::optional<double> group_value(const GroupInfo& g, const std::string& column, bool per_target) {
-  if (!per_target) return g.pooled_value;
-  auto it = g.target_value.find(column);
-  return it == g.target_value.end() ? std::nullopt : it->second;
+std::optional<double> group_value(const GroupInfo& g, Metric metric, const std::string& column,
+                                  bool per_target) {
+  if (!per_target) {
+    auto it = g.pooled_value.find(metric);
+    return it == g.pooled_value.end() ? std::nullopt : it->second;
+  }
+  auto m = g.target_value.find(metric);
+  if (m == g.target_value.end()) return std::nullopt;
+  auto it = m->second.find(column);
+  return it == m->second.end() ? std::nullopt : it->second;
 }
 
 // ---- class counts for the reference rows and the bootstrap ----
@@ -353,14 +359,17 @@ struct PointSeries {
   std::map<int64_t, const GroupInfo*> by_seed;
 };
 
+// One metric's table (t.metric); selection does not depend on the metric (source-validation UF1).
 void build_table(const Store& store, const Options& opt, const std::vector<const GroupInfo*>& groups,
                  Table& t) {
+  const Metric metric = t.metric;
   const bool per_target = metrics::headline(t.protocol).per_target;
   // Columns.
   if (per_target) {
     std::set<std::string> seen;
-    for (const GroupInfo* g : groups)
-      for (const auto& [target, v] : g->target_value) seen.insert(target);
+    for (const GroupInfo* g : groups)  // every loaded metric: the columns are the same for each
+      for (const auto& [m, by_target] : g->target_value)
+        for (const auto& [target, v] : by_target) seen.insert(target);
     for (const auto& d : t.datasets)
       if (seen.erase(d)) t.columns.push_back(d);
     for (const auto& rest : seen) t.columns.push_back(rest);
@@ -386,7 +395,7 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
   auto target_values = [&](const PointSeries& s, size_t col) {
     std::map<int64_t, double> out;
     for (const auto& [seed, g] : s.by_seed)
-      if (auto v = group_value(*g, t.columns[col], per_target)) out[seed] = *v;
+      if (auto v = group_value(*g, metric, t.columns[col], per_target)) out[seed] = *v;
     return out;
   };
   auto mean_values = [&](const std::vector<const PointSeries*>& per_col) {
@@ -401,7 +410,7 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
           present = false;
           break;
         }
-        if (auto v = group_value(*it->second, t.columns[c], true)) vals.push_back(*v);
+        if (auto v = group_value(*it->second, metric, t.columns[c], true)) vals.push_back(*v);
       }
       if (present && !vals.empty()) out[seed] = *mean_of(vals);
     }
@@ -505,18 +514,18 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
       for (size_t c = 0; c < n_targets; ++c) {
         std::set<int64_t> seeds;
         for (const auto& [seed, g] : chosen[c]->by_seed)
-          if (group_value(*g, t.columns[c], per_target)) seeds.insert(seed);
+          if (group_value(*g, metric, t.columns[c], per_target)) seeds.insert(seed);
         sets[c] = load_boot_set(store, groups_of(*chosen[c], seeds), per_target ? t.columns[c] : "", classes);
       }
       const uint64_t base =
-          opt.bootstrap_seed ^ hash64(method.label() + "\n" + t.protocol + t.datasets_json());
+          opt.bootstrap_seed ^ hash64(method.identity() + "\n" + t.protocol + t.datasets_json());
       bool all_sets = true;
       for (size_t c = 0; c < n_targets; ++c) {
         if (!sets[c]) {
           all_sets = false;
           continue;
         }
-        if (auto ci = bootstrap({*sets[c]}, classes, opt.metric, opt.bootstrap, base + c)) {
+        if (auto ci = bootstrap({*sets[c]}, classes, metric, opt.bootstrap, base + c)) {
           r.values[c].ci_low = ci->first;
           r.values[c].ci_high = ci->second;
         }
@@ -535,7 +544,7 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
             all.push_back(std::move(*b));
         }
         if (ok)
-          if (auto ci = bootstrap(all, classes, opt.metric, opt.bootstrap, base + n_targets)) {
+          if (auto ci = bootstrap(all, classes, metric, opt.bootstrap, base + n_targets)) {
             r.values[n_targets].ci_low = ci->first;
             r.values[n_targets].ci_high = ci->second;
           }
@@ -589,7 +598,75 @@ void build_table(const Store& store, const Options& opt, const std::vector<const
   if (!groups.empty()) add_references(store, *groups.front(), t, per_target, t.datasets);
 }
 
+std::vector<Metric> metrics_of(const Options& opt) {
+  return opt.metrics.empty() ? std::vector<Metric>{opt.metric} : opt.metrics;
+}
+
+// Interleaves the values of `other` (the same groups, built for metric number m) into t, whose rows hold m
+// metrics so far: values become column-major (Table::value_index). Selection is by source-validation UF1 for
+// every metric, so the rows and the chosen points must agree; a mismatch is a bug, not bad input.
+void add_metric(Table& t, const Table& other, size_t m) {
+  auto merge = [&](std::vector<Row>& rows, const std::vector<Row>& more, const char* what) {
+    if (rows.size() != more.size())
+      throw std::logic_error(std::string("leaderboard: ") + what + " rows differ by metric");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Row& r = rows[i];
+      const Row& o = more[i];
+      if (!(r.method == o.method) || r.point.has_value() != o.point.has_value() ||
+          (r.point && r.point->point_hash != o.point->point_hash))
+        throw std::logic_error(std::string("leaderboard: ") + what + " rows differ by metric");
+      std::vector<Estimate> values;
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        for (size_t k = 0; k < m; ++k) values.push_back(r.values[c * m + k]);
+        const Estimate& e = o.values[c];
+        const Estimate& first = r.values[c * m];
+        if (first.point.has_value() != e.point.has_value() ||
+            (first.point && first.point->point_hash != e.point->point_hash))
+          throw std::logic_error("leaderboard: the sweep point chosen for " + r.method.label() + ", " +
+                                 t.columns[c] + " differs by metric");
+        values.push_back(e);
+      }
+      r.values = std::move(values);
+      r.few_seeds = r.few_seeds || o.few_seeds;
+    }
+  };
+  merge(t.selected, other.selected, "selected");
+  merge(t.all_points, other.all_points, "all-points");
+  for (size_t i = 0; i < t.references.size() && i < other.references.size(); ++i) {
+    std::vector<std::optional<double>> values;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      for (size_t k = 0; k < m; ++k) values.push_back(t.references[i].values[c * m + k]);
+      values.push_back(other.references[i].values[c]);
+    }
+    t.references[i].values = std::move(values);
+  }
+}
+
 }  // namespace
+
+std::vector<Metric> parse_metrics(const std::string& list) {
+  std::vector<Metric> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = list.find(',', start);
+    const std::string name =
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const Metric m = parse_metric(name);
+    if (std::find(out.begin(), out.end(), m) != out.end())
+      throw UserError("metric '" + name + "' listed twice in '" + list + "'");
+    out.push_back(m);
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::vector<Metric> Table::shown_metrics() const {
+  return metrics.empty() ? std::vector<Metric>{metric} : metrics;
+}
+
+size_t Table::value_index(size_t column, size_t metric_number) const {
+  return column * shown_metrics().size() + metric_number;
+}
 
 std::string Table::datasets_json() const {
   return json(datasets).dump();
@@ -606,10 +683,13 @@ const char* to_string(Metric m) {
   return m == Metric::UF1 ? "uf1" : m == Metric::UAR ? "uar" : "acc";
 }
 
-std::string MethodKey::label() const {
+std::string MethodKey::identity() const {
   std::string s = backbone + " + " + regularizer + " + " + augmenter;
   if (!variant.empty()) s += " [" + variant + "]";
   return s;
+}
+std::string MethodKey::label() const {
+  return variant_label.empty() ? identity() : variant_label;
 }
 bool MethodKey::operator<(const MethodKey& o) const {
   // Per backbone, the plain method first (regularizer and augmenter `none`: ERM), then by name.
@@ -682,6 +762,22 @@ ReferenceValues reference_values(
   return out;
 }
 
+VariantLabels variant_labels(const Store& store) {
+  VariantLabels labels;
+  store.query("SELECT name, json_extract(spec_json, '$.sweep.variants') FROM experiments ORDER BY id", {},
+              [&](const std::vector<SqlValue>& r) {
+                std::map<std::string, std::string>& of = labels[text(r[0])];
+                of.clear();  // a newer spec of this name replaces the older labels
+                const json variants = json::parse(text(r[1]), nullptr, false);
+                if (!variants.is_array()) return;
+                for (const auto& v : variants)
+                  if (v.is_object() && v.contains("name") && v["name"].is_string() && v.contains("label") &&
+                      v["label"].is_string())
+                    of[v["name"].get<std::string>()] = v["label"].get<std::string>();
+              });
+  return labels;
+}
+
 Leaderboard build(const Store& store, const Options& opt) {
   std::vector<GroupInfo> groups;
   std::map<int64_t, size_t> index;
@@ -722,21 +818,30 @@ Leaderboard build(const Store& store, const Options& opt) {
       });
   if (groups.empty()) return {};
 
-  // Group-level values of the metric (whole-set rows at pooled / target scope).
-  store.query(
-      "SELECT group_id, scope, target, value FROM metrics INDEXED BY metrics_group_headline "
-      "WHERE group_id IS NOT NULL AND class IS NULL AND name = ?1 AND scope IN ('pooled', 'target')",
-      {std::string(metric_column(opt.metric))}, [&](const std::vector<SqlValue>& r) {
-        auto it = index.find(sql_integer(r[0]));
-        if (it == index.end()) return;
-        GroupInfo& g = groups[it->second];
-        if (text(r[1]) == "pooled") {
-          g.has_pooled = true;
-          g.pooled_value = sql_real(r[3]);
-        } else {
-          g.target_value[text(r[2])] = sql_real(r[3]);
-        }
-      });
+  const VariantLabels labels = variant_labels(store);
+  for (GroupInfo& g : groups) {
+    auto e = labels.find(g.experiment);
+    if (e == labels.end()) continue;
+    if (auto v = e->second.find(g.method.variant); v != e->second.end()) g.method.variant_label = v->second;
+  }
+
+  // Group-level values of each metric shown (whole-set rows at pooled / target scope).
+  const std::vector<Metric> shown = metrics_of(opt);
+  for (const Metric metric : shown)
+    store.query(
+        "SELECT group_id, scope, target, value FROM metrics INDEXED BY metrics_group_headline "
+        "WHERE group_id IS NOT NULL AND class IS NULL AND name = ?1 AND scope IN ('pooled', 'target')",
+        {std::string(metric_column(metric))}, [&](const std::vector<SqlValue>& r) {
+          auto it = index.find(sql_integer(r[0]));
+          if (it == index.end()) return;
+          GroupInfo& g = groups[it->second];
+          if (text(r[1]) == "pooled") {
+            g.has_pooled = true;
+            g.pooled_value[metric] = sql_real(r[3]);
+          } else {
+            g.target_value[metric][text(r[2])] = sql_real(r[3]);
+          }
+        });
   // Each done cell's source-validation score: its selection curve at the chosen epoch.
   store.query(
       "SELECT c.group_id, c.target, v.name, v.value FROM cells c "
@@ -836,7 +941,8 @@ Leaderboard build(const Store& store, const Options& opt) {
     t.data_version = key.data_version;
     t.protocol = key.protocol;
     t.oracle = key.oracle;
-    t.metric = opt.metric;
+    t.metric = shown.front();
+    t.metrics = shown;
     const json ds = json::parse(key.datasets_json, nullptr, false);
     if (ds.is_array())
       for (const auto& d : ds)
@@ -854,7 +960,14 @@ Leaderboard build(const Store& store, const Options& opt) {
                           " finished group(s) without group metrics are not shown (run merx db recompute)");
     }
     for (const auto& n : version_notes[key]) t.notes.push_back(n);
+    const Table base = t;
     build_table(store, opt, members, t);
+    for (size_t m = 1; m < shown.size(); ++m) {
+      Table other = base;
+      other.metric = shown[m];
+      build_table(store, opt, members, other);
+      add_metric(t, other, m);
+    }
     lb.tables.push_back(std::move(t));
   }
   return lb;

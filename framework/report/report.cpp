@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "merx/errors.h"
+#include "merx/leaderboard/per_class.h"
 
 namespace merx::report {
 namespace {
@@ -243,19 +244,43 @@ std::string heatmap(const std::string& title, const std::vector<std::string>& cl
 /// A run = experiment x sweep point (seeds summed / averaged).
 struct Run {
   std::string experiment, variant, assignments;
+  std::string variant_label;  // the spec's display label of the variant ("" = none: the name is shown)
   int64_t point = 0;
   std::vector<int64_t> groups;  // finished ones (every cell done)
   std::string label() const {
-    std::string s =
-        experiment + " · " + (variant.empty() ? "" : variant + " · ") + "#" + std::to_string(point);
+    const std::string& v = variant_label.empty() ? variant : variant_label;
+    std::string s = experiment + " · " + (v.empty() ? "" : v + " · ") + "#" + std::to_string(point);
     if (!assignments.empty() && assignments != "{}") s += " " + assignments;
     return s;
   }
 };
 
-std::string leaderboard_html(const leaderboard::Leaderboard& lb, std::size_t& table_no) {
+// Per-class F1 of the selected rows (leaderboard::per_class), target over its classes.
+std::string per_class_html(const leaderboard::PerClassTable& t) {
+  if (t.rows.empty() || t.classes.empty()) return "";
   std::ostringstream o;
-  for (const auto& t : lb.tables) {
+  o << "<details><summary>Per-class F1 of the selected rows (mean ± SE over seeds, the selected sweep "
+       "points)</summary><table class=\"perclass\"><thead><tr><th>method</th>";
+  for (const auto& target : t.targets)
+    for (const auto& cls : t.classes)
+      o << "<th>" << esc(t.targets.size() > 1 ? target + " " + cls : cls) << "</th>";
+  o << "</tr></thead><tbody>\n";
+  for (const auto& r : t.rows) {
+    o << "<tr><td>" << esc(r.method.label()) << "</td>";
+    for (const auto& e : r.values)
+      o << "<td>" << (e.mean ? f4(*e.mean) + " ± " + (e.se ? f4(*e.se) : "-") : std::string("-")) << "</td>";
+    o << "</tr>\n";
+  }
+  o << "</tbody></table></details>\n";
+  return o.str();
+}
+
+std::string leaderboard_html(const leaderboard::Leaderboard& lb,
+                             const std::vector<leaderboard::PerClassTable>& per_class,
+                             std::size_t& table_no) {
+  std::ostringstream o;
+  for (std::size_t ti = 0; ti < lb.tables.size(); ++ti) {
+    const auto& t = lb.tables[ti];
     ++table_no;
     o << "<h3>" << esc(t.protocol) << (t.protocol_params.is_null() ? "" : " " + esc(t.protocol_params.dump()))
       << " over " << esc(join(t.datasets, ", ")) << " — " << metric_title(t.metric)
@@ -306,6 +331,7 @@ std::string leaderboard_html(const leaderboard::Leaderboard& lb, std::size_t& ta
       }
       o << "</tbody></table></details>\n";
     }
+    if (ti < per_class.size()) o << per_class_html(per_class[ti]);
     for (const auto& n : t.notes) o << "<p class=\"note\">" << esc(n) << "</p>\n";
     if (std::any_of(t.selected.begin(), t.selected.end(), [](const auto& r) { return r.few_seeds; }))
       o << "<p class=\"note\">† fewer than 3 seeds in some column.</p>\n";
@@ -382,11 +408,12 @@ std::string render_html(const Store& store, const Options& opt) {
   lo.oracle = true;
   const leaderboard::Leaderboard lb = leaderboard::build(store, lo);
   std::size_t table_no = 0;
-  o << leaderboard_html(lb, table_no);
+  o << leaderboard_html(lb, leaderboard::per_class(store, lb), table_no);
   if (lb.tables.empty()) o << "<p class=\"note\">No finished group yet.</p>\n";
 
   // 3-4. Runs: confusion, per-class F1, curves.
   std::map<std::pair<int64_t, int64_t>, Run> runs;  // (experiment id, point index)
+  const leaderboard::VariantLabels labels = leaderboard::variant_labels(store);
   store.query(
       "SELECT g.experiment_id, g.point_index, e.name, g.variant, g.assignments_json, g.id, "
       "(SELECT count(*) FROM cells c WHERE c.group_id = g.id AND c.status <> 'done'), "
@@ -397,6 +424,8 @@ std::string render_html(const Store& store, const Options& opt) {
         Run& run = runs[{sql_integer(r[0]), sql_integer(r[1])}];
         run.experiment = str(r[2]);
         run.variant = str(r[3]);
+        if (auto e = labels.find(run.experiment); e != labels.end())
+          if (auto v = e->second.find(run.variant); v != e->second.end()) run.variant_label = v->second;
         run.point = sql_integer(r[1]);
         run.assignments = str(r[4]);
         if (sql_integer(r[6]) == 0 && sql_integer(r[7]) > 0) run.groups.push_back(sql_integer(r[5]));

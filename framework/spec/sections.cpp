@@ -548,9 +548,9 @@ SweepDef check_sweep(const json& doc, Findings& out) {
     } else if (v->empty()) {
       add_value(out, "sweep.variants", "must list at least one variant");
     } else {
-      std::map<std::string, size_t> seen;
+      std::map<std::string, size_t> seen, seen_label;
       std::vector<std::string> allowed = sweepable_fields();
-      allowed.insert(allowed.begin(), "name");
+      allowed.insert(allowed.begin(), {"name", "label"});
       for (size_t i = 0; i < v->size(); ++i) {
         const std::string p = path_index("sweep.variants", i);
         const json& var = (*v)[i];
@@ -570,8 +570,19 @@ SweepDef check_sweep(const json& doc, Findings& out) {
             def.name = *name;
           }
         }
+        // `label`: the display name in leaderboards and the report. Not part of the patch (nor of any
+        // identity), so relabelling changes no cell; read back from the stored spec_json
+        // (docs/database.md "Leaderboards").
+        if (auto label = string_field(var, "label", p, false, out)) {
+          if (auto prev = seen_label.find(*label); prev != seen_label.end())
+            add_value(out, path_key(p, "label"),
+                      "duplicate variant label `" + *label + "` (also " +
+                          path_index("sweep.variants", prev->second) + ".label)");
+          else
+            seen_label[*label] = i;
+        }
         for (auto k = var.begin(); k != var.end(); ++k) {
-          if (k.key() == "name") continue;
+          if (k.key() == "name" || k.key() == "label") continue;
           if (auto why = not_sweepable_reason(k.key(), "a variant"); !why.empty()) {
             add_key(out, path_key(p, k.key()), why);
             continue;

@@ -32,6 +32,28 @@ std::string chromium() {
 
 }  // namespace
 
+TEST_CASE("report: a variant's spec label names its leaderboard row and its runs") {
+  test::TempDir dir;
+  const std::string db = dir.file("study.sqlite"), html = dir.file("report.html");
+  {
+    Store s = Store::open(db);
+    test::write_study(
+        s, [](std::size_t) { return true; }, "single");
+    // The spec relabelled and stored again (a new experiment row of the same name; groups stay put).
+    const nlohmann::json spec = {{"name", "study"},
+                                 {"sweep", {{"variants", {{{"name", "brl"}, {"label", "Ours (BRL)"}}}}}}};
+    s.upsert_experiment({"study", spec, std::string(64, '6')});
+  }
+  const test::RunResult r = test::run_merx("report --db " + q(db) + " -o " + q(html));
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const std::string page = test::slurp(html);
+  CHECK(page.find("<td>Ours (BRL)") != std::string::npos);       // leaderboard row
+  CHECK(page.find("study · Ours (BRL) · #1") != std::string::npos);  // run heading (brl is point 1)
+  CHECK(page.find("ststnet + brl + none [brl]") == std::string::npos);
+  CHECK(page.find("ststnet + none + none [erm]") != std::string::npos);  // no label: the identity text
+}
+
 TEST_CASE("report: one offline HTML page with leaderboard, charts, heatmaps, curves and provenance") {
   test::TempDir dir;
   const std::string db = dir.file("study.sqlite"), html = dir.file("report.html");
@@ -50,6 +72,18 @@ TEST_CASE("report: one offline HTML page with leaderboard, charts, heatmaps, cur
   CHECK(page.find("confusion, pooled (2 seeds)") != std::string::npos);
   CHECK(page.find("confusion, target samm") != std::string::npos);
   CHECK(page.find("per-class F1") != std::string::npos);
+  // Per-class F1 of the selected rows: erm on casme2, class negative, from plain SQL over the stored
+  // group-level rows (one sweep point per method, so the selected point is the only one).
+  const size_t per_class_at = page.find("<table class=\"perclass\">");
+  REQUIRE(per_class_at != std::string::npos);
+  CHECK(page.find("<th>casme2 negative</th>", per_class_at) != std::string::npos);
+  const std::string erm_negative = test::sql_text(
+      db,
+      "SELECT printf('%.4f', avg(f1)) FROM per_class WHERE variant = 'erm' AND cell_id IS NULL AND "
+      "scope = 'target' AND target = 'casme2' AND class = 'negative'");
+  REQUIRE_FALSE(erm_negative.empty());
+  CHECK(page.find("<tr><td>ststnet + none + none [erm]</td><td>" + erm_negative + " ± ", per_class_at) !=
+        std::string::npos);
   CHECK(page.find("curve loss (mean over cells, per target)") != std::string::npos);
   CHECK(page.find("experiment study") != std::string::npos);  // provenance
   CHECK(page.find("sha256 aaaaaaaaaaaaaaaa") != std::string::npos);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -13,9 +14,11 @@
 #include <sstream>
 
 #include "../store/store_test_util.h"
-#include "merx/stats/stats.h"
 #include "fixture.h"
+#include "merx/errors.h"
 #include "merx/leaderboard/leaderboard.h"
+#include "merx/leaderboard/per_class.h"
+#include "merx/stats/stats.h"
 
 using namespace merx;
 using merx::leaderboard::Estimate;
@@ -409,6 +412,16 @@ TEST_CASE("db ls, show and leaderboard commands answer on the fixture") {
   CHECK(out.find("\\toprule") != std::string::npos);
   CHECK(run_merx("db leaderboard --db " + db.path + " --metric f2", &out) == 2);
   CHECK(run_merx("db leaderboard --db " + db.path + " --experiment nope", &out) == 2);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --decimals 11", &out) == 2);
+  CHECK(out.find("--decimals 11: must be between 0 and 10") != std::string::npos);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --format md --decimals 2", &out) == 0);
+  // erm's point #0 on target A in the all-points table (no best marks there), from the hand UF1s.
+  char expected[160];
+  std::snprintf(expected, sizeof expected,
+                "| netA + none + none [erm] | #0 training.lr=0.01 | %.2f ± %.2f (n=3) |",
+                mean(seeds_uf1(kErm, 0, 0)), se(seeds_uf1(kErm, 0, 0)));
+  CHECK(out.find(expected) != std::string::npos);
+  CHECK_FALSE(std::regex_search(out, std::regex(R"(0\.\d{3} ±)")));  // no value with more decimals
 }
 
 TEST_CASE("a schema version 1 database is migrated to the views on open") {
@@ -459,7 +472,7 @@ TEST_CASE("with one sweep point per method the text and markdown leaderboards om
   const Estimate e = estimate(0.5, 0.1, 3);
   for (const char* reg : {"none", "brl"}) {
     Row r;
-    r.method = {"net", reg, "none", ""};
+    r.method = {"net", reg, "none", "", ""};
     r.values = {e, e};
     t.selected.push_back(r);
     r.point = leaderboard::PointRef{0, std::string("h-") + reg, nlohmann::json::object()};
@@ -491,7 +504,7 @@ TEST_CASE("render gives the expected text for a tiny leaderboard in every format
   leaderboard::Leaderboard lb;
   Table t = lodo_table("A_1");
   Row r;
-  r.method = {"net", "none", "none", ""};
+  r.method = {"net", "none", "none", "", ""};
   Estimate e = estimate(0.5, 0.125, 2);
   e.best = true;
   e.point = leaderboard::PointRef{0, "h", {{"lr", 0.1}}};
@@ -543,4 +556,292 @@ TEST_CASE("render gives the expected text for a tiny leaderboard in every format
   const auto j = nlohmann::json::parse(leaderboard::render(lb, leaderboard::Format::Json));
   CHECK(j["tables"][0]["selected"][0]["values"]["A_1"]["se"].get<double>() == 0.125);
   CHECK(j["tables"][0]["references"][1]["values"]["mean"].is_null());
+}
+
+TEST_CASE("render prints values with the requested number of decimals in table, md and latex") {
+  leaderboard::Leaderboard lb;
+  Table t = lodo_table("A");
+  Row r;
+  r.method = {"net", "none", "none", "", ""};
+  Estimate e = estimate(2.0 / 3.0, 0.0125, 3);  // 0.666666..., 0.0125
+  e.best = true;
+  r.values = {e, e};
+  t.selected = {r};
+  t.references = {{"majority class", {0.25, 1.0 / 8.0}}};
+  lb.tables = {t};
+  leaderboard::RenderOptions two;
+  two.decimals = 2;
+  // Rounded by printf: 0.666... -> 0.67, 0.0125 -> 0.01, 0.125 -> 0.12 (an exact tie in binary: round half
+  // to even).
+  const std::string md = leaderboard::render(lb, leaderboard::Format::Markdown, two);
+  CHECK(md.find("| net + none + none | **0.67 ± 0.01 (n=3)** | **0.67 ± 0.01 (n=3)** |\n"
+                "| *majority class* | 0.25 | 0.12 |\n") != std::string::npos);
+  const std::string text = leaderboard::render(lb, leaderboard::Format::Table, two);
+  CHECK(text.find("net + none + none           *0.67 ± 0.01 (n=3)*  *0.67 ± 0.01 (n=3)*\n") !=
+        std::string::npos);
+  leaderboard::RenderOptions none;
+  none.decimals = 0;
+  const std::string tex = leaderboard::render(lb, leaderboard::Format::Latex, none);
+  CHECK(tex.find("    net + none + none & \\textbf{1} $\\pm$ 0 & \\textbf{1} $\\pm$ 0 & 3 \\\\\n") !=
+        std::string::npos);
+  CHECK(tex.find("    Majority class & 0 & 0 & -- \\\\\n") != std::string::npos);
+  leaderboard::RenderOptions six;
+  six.decimals = 6;
+  CHECK(leaderboard::render(lb, leaderboard::Format::Markdown, six).find("**0.666667 ± 0.012500 (n=3)**") !=
+        std::string::npos);
+  // The default stays 4 decimals; csv stays unrounded whatever the option.
+  CHECK(leaderboard::render(lb, leaderboard::Format::Markdown).find("**0.6667 ± 0.0125 (n=3)**") !=
+        std::string::npos);
+  CHECK(leaderboard::render(lb, leaderboard::Format::Csv, two)
+            .find(",0.66666666666666663,0.012500000000000001,3,") != std::string::npos);
+  leaderboard::RenderOptions bad;
+  bad.decimals = 11;
+  CHECK_THROWS_AS(leaderboard::render(lb, leaderboard::Format::Table, bad), merx::UserError);
+}
+
+namespace {
+// UAR of fixture cell (method, point, target, seed index): every negative right (recall 1), k of n_pos
+// positives wrong (recall (n_pos - k) / n_pos).
+double cell_uar(size_t m, size_t p, size_t t, size_t s) {
+  const double n_pos = test::kCounts[t][1];
+  return (1.0 + (n_pos - test::kFixture[m][p][t][s].k) / n_pos) / 2.0;
+}
+}  // namespace
+
+TEST_CASE(
+    "leaderboard with metrics uf1 and uar puts both values of the same selected sweep point side by side") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  leaderboard::Options o;
+  o.metrics = leaderboard::parse_metrics("uf1,uar");
+  REQUIRE(o.metrics == std::vector<leaderboard::Metric>{leaderboard::Metric::UF1, leaderboard::Metric::UAR});
+  const auto lb = leaderboard::build(store, o);
+  REQUIRE(lb.tables.size() == 1);
+  const Table& t = lb.tables[0];
+  CHECK(t.shown_metrics() == o.metrics);
+  CHECK(t.value_index(2, 1) == 5);
+  const Row& brl = find_row(t.selected, "brl");
+  REQUIRE(brl.values.size() == 8);  // (A, B, C, mean) x (UF1, UAR)
+  // Selection by source-validation UF1 (as in the one-metric test): A -> index 3 (its point #1), B, C -> 2.
+  const size_t points[] = {1, 0, 0};
+  const int64_t indices[] = {3, 2, 2};
+  std::vector<double> uf1_mean(3, 0.0), uar_mean(3, 0.0);
+  for (size_t c = 0; c < 3; ++c) {
+    CAPTURE(c);
+    const Estimate& uf1 = brl.values[t.value_index(c, 0)];
+    const Estimate& uar = brl.values[t.value_index(c, 1)];
+    REQUIRE(uf1.point);
+    REQUIRE(uar.point);
+    CHECK(uf1.point->point_index == indices[c]);
+    CHECK(uar.point->point_hash == uf1.point->point_hash);  // the same sweep point for both metrics
+    CHECK(*uar.selection_score == doctest::Approx(*uf1.selection_score));
+    check_estimate(uf1, seeds_uf1(kBrl, points[c], c));
+    std::vector<double> uar_seeds;
+    for (size_t s = 0; s < 3; ++s) {
+      uar_seeds.push_back(cell_uar(kBrl, points[c], c, s));
+      uf1_mean[s] += cell_uf1(kBrl, points[c], c, s) / 3;
+      uar_mean[s] += cell_uar(kBrl, points[c], c, s) / 3;
+    }
+    check_estimate(uar, uar_seeds);
+  }
+  check_estimate(brl.values[t.value_index(3, 0)], uf1_mean);
+  check_estimate(brl.values[t.value_index(3, 1)], uar_mean);
+  // Majority-class reference: UAR = 1 / (classes present) = 0.5 on every target and in the mean.
+  REQUIRE(t.references.size() == 2);
+  REQUIRE(t.references[0].values.size() == 8);
+  for (size_t c = 0; c < 4; ++c) CHECK(*t.references[0].values[t.value_index(c, 1)] == doctest::Approx(0.5));
+
+  // Text and CSV name the metric of every value.
+  const std::string text = leaderboard::render(lb, leaderboard::Format::Table);
+  CHECK(text.find("A UF1") != std::string::npos);
+  CHECK(text.find("mean UAR") != std::string::npos);
+  CHECK(text.find("(the same point for every metric of a method and target)") != std::string::npos);
+  char line[200];
+  std::snprintf(line, sizeof line,
+                "0,lodo,A+B+C,0,uar,selected,netA + brl + none [brl],netA,brl,none,brl,3,");
+  CHECK(leaderboard::render(lb, leaderboard::Format::Csv).find(line) != std::string::npos);
+  const auto j = nlohmann::json::parse(leaderboard::render(lb, leaderboard::Format::Json));
+  const auto& row = j["tables"][0]["selected"][1];
+  CHECK(row["method"]["variant"] == "brl");
+  CHECK(row["by_metric"]["uar"]["B"]["metric"] == "uar");
+  CHECK(row["by_metric"]["uar"]["B"]["mean"].get<double>() ==
+        doctest::Approx(mean({cell_uar(kBrl, 0, 1, 0), cell_uar(kBrl, 0, 1, 1), cell_uar(kBrl, 0, 1, 2)})));
+  CHECK(row["values"]["B"]["metric"] == "uf1");
+
+  CHECK_THROWS_AS(leaderboard::parse_metrics("uf1,uf1"), merx::UserError);
+  CHECK_THROWS_AS(leaderboard::parse_metrics("uf1,"), merx::UserError);
+  std::string out;
+  CHECK(run_merx("db leaderboard --db " + db.path + " --metric uf1,f2", &out) == 2);
+  CHECK(out.find("unknown metric 'f2'") != std::string::npos);
+  CHECK(run_merx("db leaderboard --db " + db.path + " --metric uar,uf1 --format latex", &out) == 0);
+  CHECK(out.find(" & UAR & UF1 & UAR & UF1 & UAR & UF1 & UAR & UF1 & \\\\\n") != std::string::npos);
+}
+
+TEST_CASE("latex with two metrics has a two-level header with a cmidrule under each target") {
+  leaderboard::Leaderboard lb;
+  Table t = lodo_table("A");
+  t.metrics = {leaderboard::Metric::UF1, leaderboard::Metric::UAR};
+  Row r;
+  r.method = {"net", "none", "none", "", ""};
+  r.values = {estimate(0.5, 0.125, 3), estimate(0.75, 0.25, 3), estimate(0.5, 0.125, 3),
+              estimate(0.625, 0.0625, 3)};
+  t.selected = {r};
+  t.references = {{"majority class", {0.25, 0.5, 0.25, 0.5}}};
+  lb.tables = {t};
+  CHECK(
+      leaderboard::render(lb, leaderboard::Format::Latex) ==
+      "% merx db leaderboard; needs \\usepackage{booktabs}\n"
+      "\\begin{table}[t]\n"
+      "  \\centering\n"
+      "  \\caption{UF1 and UAR (mean $\\pm$ standard error over seeds; $n$ seeds), lodo over A, B. Sweep "
+      "points "
+      "chosen per method and target by source-validation UF1; every metric of a method and target comes from "
+      "the same point. Bold: highest mean, significantly above the runner-up (paired $t$ over seeds, $p < "
+      "0.05$); $^\\ddagger$ highest mean, not significantly above the runner-up.}\n"
+      "  \\begin{tabular}{lccccc}\n"
+      "    \\toprule\n"
+      "    Method & \\multicolumn{2}{c}{A} & \\multicolumn{2}{c}{Mean} & $n$ \\\\\n"
+      "    \\cmidrule(lr){2-3} \\cmidrule(lr){4-5}\n"
+      "     & UF1 & UAR & UF1 & UAR & \\\\\n"
+      "    \\midrule\n"
+      "    net + none + none & 0.5000 $\\pm$ 0.1250 & 0.7500 $\\pm$ 0.2500 & 0.5000 $\\pm$ 0.1250 & 0.6250 "
+      "$\\pm$ "
+      "0.0625 & 3 \\\\\n"
+      "    \\midrule\n"
+      "    Majority class & 0.2500 & 0.5000 & 0.2500 & 0.5000 & -- \\\\\n"
+      "    \\bottomrule\n"
+      "  \\end{tabular}\n"
+      "\\end{table}\n");
+  const std::string md = leaderboard::render(lb, leaderboard::Format::Markdown);
+  CHECK(
+      md.find("| Method | A UF1 | A UAR | mean UF1 | mean UAR |\n| --- | ---: | ---: | ---: | ---: |\n"
+              "| net + none + none | 0.5000 ± 0.1250 (n=3) | 0.7500 ± 0.2500 (n=3) | 0.5000 ± 0.1250 (n=3) | "
+              "0.6250 ± 0.0625 (n=3) |\n") != std::string::npos);
+  const std::string csv = leaderboard::render(lb, leaderboard::Format::Csv);
+  CHECK(
+      csv.find("0,lodo,A+B,0,uar,selected,net + none + none,net,none,none,,,,mean,0.625,0.0625,3,,,0,0,\n") !=
+      std::string::npos);
+  CHECK(csv.find("0,lodo,A+B,0,uar,reference,majority class,,,,,,,A,0.5,,0,,,0,0,\n") != std::string::npos);
+}
+
+TEST_CASE("a variant's spec label names its row in every format without changing any identity or value") {
+  FixtureDb db;
+  leaderboard::Options o;
+  o.bootstrap = 50;
+  const auto before = [&] {
+    Store store = Store::open(db.path, Store::Mode::ReadOnly);
+    return leaderboard::build(store, o);
+  }();
+  // The spec relabelled and rerun: a new experiment row of the same name; the groups stay on the first one.
+  {
+    Store store = Store::open(db.path);
+    nlohmann::json spec = {
+        {"name", "fixture"},
+        {"sweep", {{"variants", {{{"name", "erm"}, {"label", "old"}}, {{"name", "brl"}}}}}}};
+    store.upsert_experiment({"fixture", spec, "spec-fixture-2"});
+    spec["sweep"]["variants"] = {{{"name", "erm"}, {"label", "ERM baseline"}},
+                                 {{"name", "brl"}, {"label", "Ours (BRL)"}}};
+    store.upsert_experiment({"fixture", spec, "spec-fixture-3"});
+  }
+  CHECK(test::sql_int(db.path, "SELECT count(*) FROM experiments WHERE name = 'fixture'") == 3);
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  const auto after = leaderboard::build(store, o);
+  REQUIRE(after.tables.size() == 1);
+  const Table& a = after.tables[0];
+  const Table& b = before.tables[0];
+  REQUIRE(a.selected.size() == 2);
+  CHECK(a.selected[0].method.label() == "ERM baseline");  // the newest spec's label
+  CHECK(a.selected[1].method.label() == "Ours (BRL)");
+  CHECK(a.selected[1].method.identity() == "netA + brl + none [brl]");
+  // Same rows, same order, same points, same values and bootstrap intervals as without labels.
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(a.selected[i].method == b.selected[i].method);
+    CHECK(a.selected[i].method.variant == b.selected[i].method.variant);
+    for (size_t c = 0; c < a.columns.size(); ++c) {
+      const Estimate& x = a.selected[i].values[c];
+      const Estimate& y = b.selected[i].values[c];
+      CHECK(x.mean == y.mean);
+      CHECK(x.se == y.se);
+      CHECK(x.ci_low == y.ci_low);
+      CHECK(x.ci_high == y.ci_high);
+      CHECK(x.point.has_value() == y.point.has_value());
+      if (x.point) CHECK(x.point->point_hash == y.point->point_hash);
+    }
+  }
+  REQUIRE(a.selected[0].values[0].ci_low);
+  REQUIRE(a.all_points.size() == b.all_points.size());
+  for (size_t i = 0; i < a.all_points.size(); ++i)
+    CHECK(a.all_points[i].point->point_hash == b.all_points[i].point->point_hash);
+
+  const std::string md = leaderboard::render(after, leaderboard::Format::Markdown);
+  CHECK(md.find("| Ours (BRL) |") != std::string::npos);
+  CHECK(md.find("[brl]") == std::string::npos);
+  CHECK(leaderboard::render(after, leaderboard::Format::Latex).find("    Ours (BRL) & ") !=
+        std::string::npos);
+  CHECK(leaderboard::render(after, leaderboard::Format::Table).find("ERM baseline") != std::string::npos);
+  CHECK(
+      leaderboard::render(after, leaderboard::Format::Csv).find(",selected,Ours (BRL),netA,brl,none,brl,") !=
+      std::string::npos);
+  const auto j = nlohmann::json::parse(leaderboard::render(after, leaderboard::Format::Json));
+  CHECK(j["tables"][0]["selected"][1]["method"]["label"] == "Ours (BRL)");
+  CHECK(j["tables"][0]["selected"][1]["method"]["variant"] == "brl");
+  // The CLI reads the labels from the same database.
+  std::string out;
+  CHECK(run_merx("db leaderboard --db " + db.path + " --format md", &out) == 0);
+  CHECK(out.find("| Ours (BRL) |") != std::string::npos);
+}
+
+TEST_CASE("per-class F1 of the selected rows is each class's hand F1 at the selected point, over seeds") {
+  FixtureDb db;
+  Store store = Store::open(db.path, Store::Mode::ReadOnly);
+  const auto lb = leaderboard::build(store, {});
+  const auto pcs = leaderboard::per_class(store, lb);
+  REQUIRE(pcs.size() == 1);
+  const auto& t = pcs[0];
+  CHECK(t.targets == std::vector<std::string>{"A", "B", "C"});
+  CHECK(t.classes == std::vector<std::string>{"negative", "positive"});
+  REQUIRE(t.rows.size() == 2);
+  CHECK(t.rows[1].method.variant == "brl");
+  // Selected points as in the first test: erm #0 everywhere; brl A -> its point 1, B and C -> point 0.
+  const size_t points[2][3] = {{0, 0, 0}, {1, 0, 0}};
+  for (size_t m = 0; m < 2; ++m)
+    for (size_t c = 0; c < 3; ++c) {
+      CAPTURE(m);
+      CAPTURE(c);
+      std::vector<double> neg, pos;
+      const double n_neg = test::kCounts[c][0], n_pos = test::kCounts[c][1];
+      for (size_t s = 0; s < 3; ++s) {
+        const double k = test::kFixture[m][points[m][c]][c][s].k;
+        neg.push_back(2 * n_neg / (2 * n_neg + k));              // FP = k
+        pos.push_back(2 * (n_pos - k) / (2 * (n_pos - k) + k));  // FN = k
+      }
+      REQUIRE(t.rows[m].values.size() == 6);
+      check_estimate(t.rows[m].values[c * 2 + 0], neg);
+      check_estimate(t.rows[m].values[c * 2 + 1], pos);
+    }
+  const std::string md = leaderboard::render_per_class(pcs, leaderboard::Format::Markdown);
+  CHECK(
+      md.find("| Method | A negative | A positive | B negative | B positive | C negative | C positive |\n") !=
+      std::string::npos);
+  char expected[200];
+  std::snprintf(expected, sizeof expected, "0,lodo,A+B+C,0,netA + brl + none [brl],brl,A,positive,%.17g,",
+                [&] {
+                  double sum = 0;
+                  for (size_t s = 0; s < 3; ++s) {
+                    const double k = test::kFixture[kBrl][1][0][s].k, n_pos = test::kCounts[0][1];
+                    sum += 2 * (n_pos - k) / (2 * (n_pos - k) + k);
+                  }
+                  return sum / 3;
+                }());
+  std::string out;
+  CHECK(run_merx("db leaderboard --db " + db.path + " --per-class --format csv", &out) == 0);
+  // The mean is formatted from a sum in another order than the hand one: compare the prefix up to the value.
+  const std::string prefix = "0,lodo,A+B+C,0,netA + brl + none [brl],brl,A,positive,";
+  const size_t at = out.find(prefix);
+  REQUIRE(at != std::string::npos);
+  const double value = std::stod(out.substr(at + prefix.size()));
+  CHECK(value == doctest::Approx(std::stod(std::string(expected).substr(prefix.size()))).epsilon(1e-12));
+  CHECK(run_merx("db leaderboard --db " + db.path + " --per-class --format latex", &out) == 0);
+  CHECK(out.find("\\multicolumn{2}{c}{A} & \\multicolumn{2}{c}{B} & \\multicolumn{2}{c}{C} \\\\\n") !=
+        std::string::npos);
 }

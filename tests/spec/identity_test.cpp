@@ -196,6 +196,22 @@ TEST_CASE("adding a seed, a grid value or a variant leaves existing identities u
   renamed["sweep"]["variants"][0]["name"] = "renamed";
   CHECK(id_set(plan_of(renamed, dir)) == ids);
 
+  // A display label (sweep.variants[].label) is only a name: cells, groups and sweep-point hashes stay.
+  json labelled = spec;
+  labelled["sweep"]["variants"][0]["label"] = "Ours (lr 0.01)";
+  const Plan with_label = plan_of(labelled, dir);
+  CHECK(id_set(with_label) == ids);
+  REQUIRE(with_label.groups.size() == small.groups.size());
+  for (size_t g = 0; g < small.groups.size(); ++g)
+    CHECK(with_label.groups[g].identity == small.groups[g].identity);
+  REQUIRE(with_label.points.size() == small.points.size());
+  for (size_t i = 0; i < small.points.size(); ++i) {
+    CHECK(with_label.points[i].variant == "x");  // the name stays the variant
+    CHECK(with_label.points[i].hash == small.points[i].hash);
+  }
+  labelled["sweep"]["variants"][0]["label"] = "another label";
+  CHECK(id_set(plan_of(labelled, dir)) == ids);
+
   // Adding a random draw keeps the first draws' cells.
   json random = base_spec();
   random["regularizer"] = {{"name", "toyreg"}};

@@ -158,6 +158,20 @@ TEST_CASE_FIXTURE(Fixture, "duplicate variant names point at the second variant"
                 "duplicate variant name `x` (also sweep.variants[0].name)");
 }
 
+TEST_CASE_FIXTURE(Fixture, "a variant label must be a non-empty string unique among the variants") {
+  spec["sweep"] = {{"variants",
+                    {{{"name", "x"}, {"label", "Ours"}, {"training", {{"lr", 0.1}}}},
+                     {{"name", "y"}, {"label", "Ours"}, {"training", {{"lr", 0.2}}}}}}};
+  CHECK_PROBLEM(problems(), "sweep.variants[1].label",
+                "duplicate variant label `Ours` (also sweep.variants[0].label)");
+  spec["sweep"]["variants"][1]["label"] = 3;
+  CHECK_PROBLEM(problems(), "sweep.variants[1].label", "expected a string");
+  spec["sweep"]["variants"][1]["label"] = "";
+  CHECK_PROBLEM(problems(), "sweep.variants[1].label", "must not be empty");
+  spec["sweep"]["variants"][1]["label"] = "Ours + BRL";
+  CHECK(problems().empty());
+}
+
 TEST_CASE_FIXTURE(Fixture, "two sweep points with the same content are one problem naming both") {
   spec["sweep"] = {
       {"variants",

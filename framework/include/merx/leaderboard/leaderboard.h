@@ -46,10 +46,16 @@ enum class Metric { UF1, UAR, Accuracy };
 /// "uf1" | "uar" | "acc" (also "accuracy"); UserError otherwise.
 Metric parse_metric(const std::string& name);
 const char* to_string(Metric m);  // "uf1", "uar", "acc"
+/// A comma list of metric names ("uf1,uar"), in the given order; UserError for an unknown or repeated name.
+std::vector<Metric> parse_metrics(const std::string& list);
 
 struct Options {
   std::optional<std::string> experiment;  // only groups of experiments with this name; nullopt = all
   Metric metric = Metric::UF1;
+  /// Several metrics side by side in one table (e.g. {UF1, UAR}); empty = {metric}. Every metric of a
+  /// method and column shows the same selected sweep point: selection is by source-validation UF1 whatever
+  /// the metric.
+  std::vector<Metric> metrics;
   bool oracle = false;          // true: ALSO build the oracle tables (cells with selection = "oracle")
   int bootstrap = 0;            // resamples for the 95 % interval; 0 = none (>= 100 recommended)
   uint64_t bootstrap_seed = 0;  // seed of the resampling (the same seed gives the same interval)
@@ -64,7 +70,12 @@ struct Options {
 /// (backbone, regularizer, augmenter, variant): what the leaderboard ranks.
 struct MethodKey {
   std::string backbone, regularizer, augmenter, variant;  // variant "" = spec without variants
-  std::string label() const;  // "ststnet + brl + none [variant]" (no brackets without a variant)
+  /// Display name: the variant's spec `label` (sweep.variants[].label of the experiment's newest stored
+  /// spec_json), "" = none. Not part of the identity: ordering, equality, selection and bootstrap seeds
+  /// ignore it, so relabelling changes no value.
+  std::string variant_label;
+  std::string identity() const;  // "ststnet + brl + none [variant]" (no brackets without a variant)
+  std::string label() const;     // variant_label when set, else identity(): what every table shows
   bool operator<(const MethodKey& o) const;  // rows order: per backbone, ERM (none + none) first, then by name
   bool operator==(const MethodKey& o) const;
 };
@@ -101,7 +112,7 @@ struct Estimate {
 struct Row {
   MethodKey method;
   std::optional<PointRef> point;  // all-points rows: the point; selected rows: nullopt (per column)
-  std::vector<Estimate> values;   // one per Table::columns
+  std::vector<Estimate> values;   // one per (column, metric): values[Table::value_index(c, m)]
   bool few_seeds = false;         // some column has n < 3
 };
 
@@ -109,7 +120,7 @@ struct Row {
 /// training class counts are unknown).
 struct ReferenceRow {
   std::string name;  // "majority class" | "random (training priors)"
-  std::vector<std::optional<double>> values;
+  std::vector<std::optional<double>> values;  // like Row::values: per (column, metric)
 };
 
 struct Table {
@@ -119,18 +130,30 @@ struct Table {
   std::vector<std::string> experiments;  // names of the experiments contributing, sorted
   std::string data_version;              // groups.data_version of every group in the table; "" = not recorded
   bool oracle = false;                   // oracle-selected cells only (never in the default view)
-  Metric metric = Metric::UF1;
+  Metric metric = Metric::UF1;           // the first of metrics
+  std::vector<Metric> metrics;           // the metrics side by side; empty (hand-built tables) = {metric}
   std::vector<std::string> columns;      // target names then "mean" (lodo/hde), or "pooled"
   std::vector<Row> selected;             // one per method with a selection, sorted by method
   std::vector<Row> all_points;           // one per (method, sweep point), sorted by method then point index
   std::vector<ReferenceRow> references;  // majority, random
   std::vector<std::string> notes;        // unfinished groups, unselectable methods, ...
   std::string datasets_json() const;     // datasets as a JSON array text
+  std::vector<Metric> shown_metrics() const;  // metrics, or {metric} when empty
+  /// Position of (column c, metric number m) in Row::values and ReferenceRow::values: column-major,
+  /// c * shown_metrics().size() + m (one metric: c).
+  size_t value_index(size_t column, size_t metric_number) const;
 };
 
 struct Leaderboard {
   std::vector<Table> tables;  // sorted by (oracle, protocol, datasets)
 };
+
+/// Display labels of sweep variants: experiment name -> variant name -> `label` (docs/spec.md "Sweeps"), read
+/// from experiments.spec_json (the database has no label column). Per name the NEWEST experiment row wins:
+/// a relabelled spec that is run again is stored as a new row while its groups stay on the row that first
+/// wrote them. Variants without a label are absent.
+using VariantLabels = std::map<std::string, std::map<std::string, std::string>>;
+VariantLabels variant_labels(const Store& store);
 
 /// Reads the store (any mode) and builds the tables. Cost: a handful of indexed queries over the groups
 /// and cells plus, with bootstrap, the predictions of the selected groups. Throws StoreError / UserError as
@@ -158,13 +181,20 @@ enum class Format { Table, Markdown, Csv, Latex, Json };
 /// "table" | "md" | "csv" | "latex" | "json"; UserError otherwise.
 Format parse_format(const std::string& name);
 
-/// Renders every table: selected rows, references, then the "all sweep points" table. Values with 4
-/// decimals in table/md ("0.6123 ± 0.0123 (n=3) [low, high]") and latex; csv has one line per value with
-/// mean, se, n, interval unrounded (%.17g) in separate columns; rows
-/// with fewer than 3 seeds marked with "†", best values bold (md **x**, latex \textbf{x}, table *x*) when
-/// significantly above the runner-up, else marked "‡" (Estimate::best_unconfirmed).
-/// LaTeX: one booktabs `table` environment per leaderboard table (needs \usepackage{booktabs}).
-/// JSON: the structure above ({"tables": [...]}), numbers unrounded.
-std::string render(const Leaderboard& lb, Format format);
+/// How values are printed. decimals: digits after the point of every value in table, md and latex output
+/// (means, standard errors, intervals, selection scores, reference rows); csv and json stay unrounded.
+inline constexpr int kMaxDecimals = 10;
+struct RenderOptions {
+  int decimals = 4;  // 0 .. kMaxDecimals; render() throws UserError otherwise
+};
+
+/// Renders every table: selected rows, references, then the "all sweep points" table. Values with
+/// RenderOptions::decimals (default 4) in table/md ("0.6123 ± 0.0123 (n=3) [low, high]") and latex; csv has
+/// one line per value with mean, se, n, interval unrounded (%.17g) in separate columns; rows with fewer than
+/// 3 seeds marked with "†", best values bold (md **x**, latex \textbf{x}, table *x*) when significantly above
+/// the runner-up, else marked "‡" (Estimate::best_unconfirmed). LaTeX: one booktabs `table` environment per
+/// leaderboard table (needs \usepackage{booktabs}). JSON: the structure above ({"tables": [...]}), numbers
+/// unrounded.
+std::string render(const Leaderboard& lb, Format format, const RenderOptions& options = {});
 
 }  // namespace merx::leaderboard
