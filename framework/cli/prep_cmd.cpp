@@ -59,7 +59,8 @@ struct Counts {
 
 Recipe recipe_config(const std::string& name, const json& explicit_params) {
   const RecipeInfo* info = find_recipe(name);
-  if (!info) throw UserError("unknown recipe `" + name + "` (flow_strain, flow_uv, apex_gray, onset_apex)");
+  if (!info)
+    throw UserError("unknown recipe `" + name + "` (flow_strain, flow_uv, apex_gray, onset_apex, flow_images)");
   std::vector<Problem> problems;
   const json resolved =
       check_params(info->params, explicit_params, "recipe.params", "recipe `" + name + "`", problems);
@@ -253,7 +254,7 @@ void add_prep_command(CLI::App& app, Action& action) {
   cmd->add_option("--options", args->options,
                   "Adapter options as JSON (without --spec), e.g. '{\"cropped\": true, \"frame_gaps\": 2}'");
   cmd->add_option("--recipe", args->recipe,
-                  "Recipe (without --spec): flow_strain, flow_uv, apex_gray, onset_apex");
+                  "Recipe (without --spec): flow_strain, flow_uv, apex_gray, onset_apex, flow_images");
   cmd->add_option("--cache", args->cache,
                   "Cache folder (default $MERX_CACHE_DIR, $XDG_CACHE_HOME/merx, ~/.cache/merx)");
   cmd->add_option("--jobs,-j", args->jobs, "Parallel samples (default: all cores)");

@@ -14,6 +14,7 @@ const std::vector<AdapterInfo>& dataset_adapters() {
         ds::casme_adapter(),    ds::casme2_adapter(), ds::casme_squared_adapter(), ds::casme3a_adapter(),
         ds::casme3c_adapter(),  ds::samm_adapter(),   ds::smic_hs_adapter(),       ds::smic_vis_adapter(),
         ds::smic_nir_adapter(), ds::mmew_adapter(),   ds::fourdme_adapter(),       ds::manifest_adapter(),
+        ds::flow_images_adapter(),
     };
     std::sort(a.begin(), a.end(), [](const AdapterInfo& x, const AdapterInfo& y) { return x.name < y.name; });
     return a;

@@ -358,6 +358,16 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
     if (!used[i]) result.notes.push_back(describe(errata[i]) + " matched no clip");
 
   // ---- frames and validation of the selected clips ----
+  // A clip with problems: dropped with its reasons (lenient) or every problem listed (strict).
+  auto report = [&](const std::string& key, const std::string& where, const std::vector<std::string>& errs) {
+    std::string joined;
+    for (const auto& e : errs) joined += (joined.empty() ? "" : "; ") + e;
+    if (options.mode == LoadMode::Lenient) {
+      result.dropped.push_back({key, where, joined});
+    } else {
+      for (const auto& e : errs) problems.push_back({where, key + ": " + e});
+    }
+  };
   for (auto& p : prepared) {
     if (!p.selected) {
       result.excluded.push_back({p.key, p.row.where, p.excluded_reason});
@@ -386,7 +396,7 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
     s.au_text = r.au;
 
     std::optional<int64_t> onset, offset, apex;
-    if (!r.range_from_frames) {
+    if (!r.range_from_frames && r.input_image.empty()) {  // a precomputed input has no range
       onset = to_integer(r.onset);
       offset = to_integer(r.offset);
       if (!onset) errs.push_back("onset '" + r.onset + "' is not a frame number");
@@ -419,6 +429,23 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
       } catch (const AuParseError& e) {
         errs.push_back(std::string("AU string: ") + e.what());
       }
+    }
+
+    // A precomputed input (flow_images) has no frames to list and no onset..offset: only its file.
+    if (!r.input_image.empty()) {
+      if (options.frames)
+        if (const std::string why = ds::flow_image_problem(r.input_image); !why.empty())
+          errs.push_back("flow image " + r.input_image.string() + " " + why);
+      if (!errs.empty()) {
+        report(p.key, r.where, errs);
+        continue;
+      }
+      s.folder = r.input_image.parent_path();
+      s.input_image = r.input_image;
+      s.frames = {r.input_image};
+      s.frame_numbers = {0};
+      result.samples.push_back(std::move(s));
+      continue;
     }
 
     // frames
@@ -498,13 +525,7 @@ LoadResult load_dataset(const DatasetSource& source, const LoadOptions& options)
     }
 
     if (!errs.empty()) {
-      std::string joined;
-      for (const auto& e : errs) joined += (joined.empty() ? "" : "; ") + e;
-      if (options.mode == LoadMode::Lenient) {
-        result.dropped.push_back({p.key, r.where, joined});
-      } else {
-        for (const auto& e : errs) problems.push_back({r.where, p.key + ": " + e});
-      }
+      report(p.key, r.where, errs);
       continue;
     }
     s.onset = *onset;

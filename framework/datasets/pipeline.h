@@ -36,6 +36,7 @@ struct ClipRow {
   int row = 0;                        // 1-based row number in file
   std::vector<std::string> problems;  // problems the adapter found in this row (bad subject id, ...)
   std::optional<bool> codes_aus;  // overrides AdapterInfo::codes_aus (manifest: the AU column is optional)
+  std::filesystem::path input_image;  // precomputed input (flow_images): no frames, no onset..offset
 };
 
 struct AdapterContext {
@@ -114,5 +115,11 @@ AdapterInfo smic_nir_adapter();
 AdapterInfo mmew_adapter();
 AdapterInfo fourdme_adapter();
 AdapterInfo manifest_adapter();
+AdapterInfo flow_images_adapter();
+
+/// Why `file` cannot be a flow image (flow_images/flow_images.cpp): "" when it is a whole 8-bit PNG with
+/// 3 colour channels (PNG colour type 2), else the problem and what was expected. Reads the signature, the
+/// IHDR chunk and the file's end (frame_file_problem); decodes nothing.
+std::string flow_image_problem(const std::filesystem::path& file);
 
 }  // namespace merx::ds

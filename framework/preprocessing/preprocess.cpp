@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "merx/preprocessing/stages.h"
@@ -33,6 +34,42 @@ FlowEstimator& thread_flow(const RecipeConfig& c) {
 }
 
 }  // namespace
+
+PrepResult Preprocessor::run_image(const cv::Mat& image, const std::string& what) const {
+  if (image.empty()) throw PrepError(what + ": cannot be read as an image");
+  if (image.depth() != CV_8U || image.channels() != 3)
+    throw PrepError(what + ": has " + std::to_string(image.channels()) + " channel(s) of " +
+                    (image.depth() == CV_8U    ? "8"
+                     : image.depth() == CV_16U ? "16"
+                                               : "non-8") +
+                    " bits; expected 3 channels (u, v, strain) of 8 bits");
+  const int S = config_.size;
+  PrepResult r;
+  r.channels = 3;
+  r.size = S;
+  r.note = "precomputed flow image";
+  r.data.assign(static_cast<size_t>(3) * S * S, 0.0f);
+  cv::Mat bgr[3];
+  cv::split(image, bgr);  // OpenCV decodes into B, G, R order: bgr[0] is the PNG's blue samples
+  // u, v, strain in the PNG's R, G, B (rgb) or B, G, R (bgr) channels.
+  const int from[3] = {config_.channel_order == "rgb" ? 2 : 0, 1, config_.channel_order == "rgb" ? 0 : 2};
+  const bool signed_scale = config_.scale == "signed";
+  for (int c = 0; c < 3; ++c) {
+    cv::Mat f, sized;
+    // Affine byte -> float map first, then area averaging: the two commute, and no rounding to bytes.
+    bgr[from[c]].convertTo(f, CV_32F, signed_scale ? 1.0 / 127.5 : 1.0 / 255.0, signed_scale ? -1.0 : 0.0);
+    if (f.rows == S && f.cols == S)
+      sized = f;
+    else
+      cv::resize(f, sized, cv::Size(S, S), 0, 0, cv::INTER_AREA);
+    cv::Mat dst = r.channel(c);
+    sized.copyTo(dst);
+    normalise(dst, config_.normalisation);
+  }
+  for (float v : r.data)
+    if (!std::isfinite(v)) throw PrepError(what + ": non-finite value in the output tensor");
+  return r;
+}
 
 PrepResult Preprocessor::run_frames(const std::vector<cv::Mat>& frames, size_t apex_index, bool apex_missing,
                                     bool face_cropped) const {
@@ -125,6 +162,17 @@ PrepResult Preprocessor::run_frames(const std::vector<cv::Mat>& frames, size_t a
 }
 
 PrepResult Preprocessor::run(const SampleRecord& sample) const {
+  if (config_.precomputed() != !sample.input_image.empty())  // the spec validator refuses such a pair
+    throw PrepError(sample.key + (config_.precomputed()
+                                      ? ": recipe flow_images needs a precomputed flow image (adapter "
+                                        "flow_images); this sample has frames"
+                                      : ": is a precomputed flow image (adapter flow_images); recipe " +
+                                            config_.recipe + " needs frames (use the recipe flow_images)"));
+  if (config_.precomputed()) {
+    const auto& file = sample.input_image;
+    return run_image(cv::imread(file.string(), cv::IMREAD_UNCHANGED),
+                     sample.key + ": flow image " + file.string());
+  }
   if (sample.frames.empty()) throw PrepError(sample.key + ": the clip has no frames");
   size_t apex = 0;
   const bool missing = sample.apex_missing || !sample.apex_index;

@@ -43,10 +43,21 @@ T get(const json& resolved, const std::string& recipe, const char* name) {
 RecipeConfig RecipeConfig::from_params(const std::string& recipe, const json& resolved) {
   RecipeConfig c;
   c.recipe = recipe;
-  if (recipe != "flow_strain" && recipe != "flow_uv" && recipe != "apex_gray" && recipe != "onset_apex")
-    throw UserError("unknown recipe `" + recipe + "` (flow_strain, flow_uv, apex_gray, onset_apex)");
+  if (recipe != "flow_strain" && recipe != "flow_uv" && recipe != "apex_gray" && recipe != "onset_apex" &&
+      recipe != "flow_images")
+    throw UserError("unknown recipe `" + recipe +
+                    "` (flow_strain, flow_uv, apex_gray, onset_apex, flow_images)");
   c.size = static_cast<int>(get<int64_t>(resolved, recipe, "size"));
   c.normalisation = get<std::string>(resolved, recipe, "normalisation");
+  if (c.precomputed()) {
+    c.scale = get<std::string>(resolved, recipe, "scale");
+    c.channel_order = get<std::string>(resolved, recipe, "channel_order");
+    if (c.scale != "unit" && c.scale != "signed")
+      throw UserError("recipe `flow_images`: scale `" + c.scale + "` is not unit or signed");
+    if (c.channel_order != "rgb" && c.channel_order != "bgr")
+      throw UserError("recipe `flow_images`: channel_order `" + c.channel_order + "` is not rgb or bgr");
+    return c;
+  }
   c.detector = get<std::string>(resolved, recipe, "detector");
   if (c.uses_flow()) {
     c.flow_size = static_cast<int>(get<int64_t>(resolved, recipe, "flow_size"));
@@ -58,7 +69,7 @@ RecipeConfig RecipeConfig::from_params(const std::string& recipe, const json& re
 }
 
 int RecipeConfig::channels() const {
-  if (recipe == "flow_strain") return 3;
+  if (recipe == "flow_strain" || recipe == "flow_images") return 3;
   if (recipe == "flow_uv" || recipe == "onset_apex") return 2;
   if (recipe == "apex_gray") return 1;
   throw UserError("unknown recipe `" + recipe + "`");
@@ -77,6 +88,10 @@ json RecipeConfig::to_json() const {
   j["flow"] = flow;
   j["tvl1"] = tvl1.to_json();
   j["farneback"] = farneback.to_json();
+  if (precomputed()) {  // added for this recipe only: every other recipe's key stays as it was
+    j["scale"] = scale;
+    j["channel_order"] = channel_order;
+  }
   return j;
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "merx/datasets/adapters.h"
 #include "merx/datasets/labels.h"
 #include "merx/hash.h"
 #include "merx/suggest.h"
@@ -130,6 +131,23 @@ bool check_recipe(const json& doc, RecipeRef& ref, Findings& out) {
   const int64_t s = ref.params.at("size").get<int64_t>();
   ref.shape = {info->channels, s, s};
   return out.size() == before;
+}
+
+// A recipe reads frames or precomputed flow images; every dataset must give what it reads.
+void check_recipe_input(const RecipeRef& recipe, const PointContext& ctx, Findings& out) {
+  const RecipeInfo* info = find_recipe(recipe.name);
+  for (const auto& [dataset, adapter] : ctx.adapters) {
+    const AdapterInfo* a = find_adapter(adapter);
+    if (!a || !info || a->input == info->input) continue;
+    add_value(out, "recipe.name",
+              info->input == "flow_images"
+                  ? "recipe `" + recipe.name + "` reads precomputed flow images, but dataset `" + dataset +
+                        "` (adapter `" + adapter +
+                        "`) has frames; use the adapter `flow_images` for it, or a "
+                        "frame recipe (flow_strain, flow_uv, apex_gray, onset_apex)"
+                  : "recipe `" + recipe.name + "` reads frames, but dataset `" + dataset + "` (adapter `" +
+                        adapter + "`) has precomputed flow images; use the recipe `flow_images`");
+  }
 }
 
 // A backbone that declares `channels` / `size` must agree with the tensors the recipe makes.
@@ -294,6 +312,7 @@ bool check_point(const json& doc, PointContext& ctx, SweepPoint& pt, Findings& o
   check_plugin(doc, PluginKind::Regularizer, ctx, pt.regularizer, out);
   check_plugin(doc, PluginKind::Augmenter, ctx, pt.augmenter, out);
   const bool recipe_ok = check_recipe(doc, pt.recipe, out);
+  if (recipe_ok) check_recipe_input(pt.recipe, ctx, out);
   if (bb && recipe_ok) check_backbone_shape(*bb, pt.backbone, pt.recipe, out);
   check_training(doc, ctx, pt, out);
   json labels;

@@ -41,16 +41,38 @@ std::vector<ParamDecl> gray_recipe_params() {
   };
 }
 
+std::vector<ParamDecl> flow_image_params() {
+  return {
+      ParamDecl::integer("size", 28)
+          .range(8, 512)
+          .doc_line(
+              "side S of the output tensor [3, S, S], pixels (the image is resized with area averaging)"),
+      ParamDecl::string("scale", "unit")
+          .one_of({"unit", "signed"})
+          .doc_line("bytes b to floats: unit b / 255 (0..1), signed b / 127.5 - 1 (-1..1)"),
+      ParamDecl::string("channel_order", "rgb")
+          .one_of({"rgb", "bgr"})
+          .doc_line("which PNG channels hold u, v, strain: rgb = red, green, blue (an RGB array saved by "
+                    "PIL/imageio); bgr = blue, green, red (a [u, v, strain] array saved by cv2.imwrite)"),
+      ParamDecl::string("normalisation", "none")
+          .one_of({"none", "maxabs", "zscore"})
+          .doc_line("per sample and channel, after the scale: none, maxabs, zscore"),
+  };
+}
+
 }  // namespace
 
 const std::vector<RecipeInfo>& recipe_catalog() {
   static const std::vector<RecipeInfo> recipes = {
       {"flow_strain", 3, "STSTNet input: TV-L1 flow onset->apex on the aligned face, [u, v, optical strain]",
-       flow_recipe_params()},
-      {"flow_uv", 2, "OFF-ApexNet input: flow onset->apex, [u, v]", flow_recipe_params()},
-      {"apex_gray", 1, "the aligned apex frame in gray levels, [gray]", gray_recipe_params()},
+       flow_recipe_params(), "frames"},
+      {"flow_uv", 2, "OFF-ApexNet input: flow onset->apex, [u, v]", flow_recipe_params(), "frames"},
+      {"apex_gray", 1, "the aligned apex frame in gray levels, [gray]", gray_recipe_params(), "frames"},
       {"onset_apex", 2, "the aligned onset and apex frames in gray levels, [onset, apex]",
-       gray_recipe_params()},
+       gray_recipe_params(), "frames"},
+      {"flow_images", 3,
+       "precomputed flow images (adapter flow_images, e.g. STSTNet's PNGs) as they are, [u, v, strain]",
+       flow_image_params(), "flow_images"},
   };
   return recipes;
 }
@@ -60,6 +82,7 @@ std::vector<std::string> recipe_channel_names(const std::string& name) {
   if (name == "flow_uv") return {"u", "v"};
   if (name == "apex_gray") return {"gray"};
   if (name == "onset_apex") return {"onset", "apex"};
+  if (name == "flow_images") return {"u", "v", "strain"};
   return {};
 }
 

@@ -69,7 +69,7 @@ Broken broken_casme2(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("datasets list shows all twelve adapters with what each needs") {
+TEST_CASE("datasets list shows all thirteen adapters with what each needs") {
   const RunResult r = run_merx("datasets list");
   REQUIRE(r.code == 0);
   CHECK(r.out.rfind("ADAPTER", 0) == 0);
@@ -82,6 +82,7 @@ TEST_CASE("datasets list shows all twelve adapters with what each needs") {
       {"casme3a", "CAS(ME)^3 part A", "required", "30"},
       {"casme3c", "CAS(ME)^3 part C", "required", "30"},
       {"casme_squared", "CAS(ME)^2 (micro part)", "required", "30"},
+      {"flow_images", "precomputed flow images", "none", "-"},
       {"fourdme", "4DME", "required", "60"},
       {"manifest", "any corpus", "required", "-"},
       {"mmew", "MMEW", "required", "90"},
@@ -121,15 +122,16 @@ TEST_CASE("datasets list shows all twelve adapters with what each needs") {
   REQUIRE(j.code == 0);
   CHECK(run_merx("datasets list --format json").out == j.out);
   const auto a = nlohmann::json::parse(j.out);
-  REQUIRE(a.size() == 12);
+  REQUIRE(a.size() == 13);
   std::vector<std::string> names;
   for (const auto& x : a) names.push_back(x["name"].get<std::string>());
-  CHECK(names == std::vector<std::string>{"casme", "casme2", "casme3a", "casme3c", "casme_squared", "fourdme",
-                                          "manifest", "mmew", "samm", "smic_hs", "smic_nir", "smic_vis"});
+  CHECK(names == std::vector<std::string>{"casme", "casme2", "casme3a", "casme3c", "casme_squared",
+                                          "flow_images", "fourdme", "manifest", "mmew", "samm", "smic_hs",
+                                          "smic_nir", "smic_vis"});
   CHECK(a[1]["annotation_names"] ==
         nlohmann::json::array({"CASME2-coding-20140508.xlsx", "CASME2-coding-updated.xlsx"}));
-  CHECK(a[9]["codes_aus"] == false);
-  CHECK(a[9]["codes_apex"] == false);
+  CHECK(a[10]["codes_aus"] == false);  // smic_hs
+  CHECK(a[10]["codes_apex"] == false);
 }
 
 TEST_CASE("datasets check prints the fixture's exact counts and corrections and exits 0") {

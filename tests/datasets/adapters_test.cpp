@@ -38,14 +38,17 @@ std::vector<std::string> keys(const LoadResult& r) {
 
 }  // namespace
 
-TEST_CASE("the registry lists the twelve adapters with their reading functions") {
+TEST_CASE("the registry lists the thirteen adapters with their reading functions") {
   std::vector<std::string> names;
   for (const auto& a : dataset_adapters()) {
     names.push_back(a.name);
     CHECK(static_cast<bool>(a.read));
   }
-  CHECK(names == std::vector<std::string>{"casme", "casme2", "casme3a", "casme3c", "casme_squared", "fourdme",
-                                          "manifest", "mmew", "samm", "smic_hs", "smic_nir", "smic_vis"});
+  CHECK(names == std::vector<std::string>{"casme", "casme2", "casme3a", "casme3c", "casme_squared",
+                                          "flow_images", "fourdme", "manifest", "mmew", "samm", "smic_hs",
+                                          "smic_nir", "smic_vis"});
+  for (const auto& a : dataset_adapters())  // every corpus gives frames; only flow_images gives images
+    CHECK(a.input == (a.name == "flow_images" ? "flow_images" : "frames"));
   CHECK(find_adapter("smic_vis")->layout_verified == false);
   CHECK(find_adapter("casme2")->layout_verified == true);
 }

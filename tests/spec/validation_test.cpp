@@ -333,6 +333,18 @@ TEST_CASE_FIXTURE(Fixture, "a misspelt or mistyped adapter option is a problem a
   CHECK_PROBLEM(ps, "datasets[1].options.cropped", "expected bool");
 }
 
+TEST_CASE_FIXTURE(Fixture, "a recipe and a dataset of different input kinds are refused at recipe.name") {
+  spec["recipe"] = {{"name", "flow_images"}};  // the fixture's datasets have frames
+  CHECK_PROBLEM(problems(), "recipe.name",
+                "recipe `flow_images` reads precomputed flow images, but dataset `a` (adapter `");
+  spec["recipe"] = {{"name", "flow_strain"}};
+  spec["datasets"][2]["adapter"] = "flow_images";
+  spec["datasets"][2].erase("annotations");
+  CHECK_PROBLEM(problems(), "recipe.name",
+                "recipe `flow_strain` reads frames, but dataset `c` (adapter `flow_images`) has precomputed flow "
+                "images; use the recipe `flow_images`");
+}
+
 TEST_CASE_FIXTURE(Fixture, "megc3 labels over a corpus without MEGC2019 rules are refused") {
   spec["datasets"][2]["adapter"] = "mmew";
   spec["labels"] = {{"name", "megc3"}};

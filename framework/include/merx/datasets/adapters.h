@@ -40,6 +40,10 @@ struct AdapterInfo {
   bool codes_apex = true;       // the sheet has an apex column (else the apex is missing or estimated)
   bool apex_midpoint = false;   // a missing apex becomes onset + (offset - onset) / 2 (SMIC)
   bool repeated_clips = false;  // one clip name may carry several expressions (CAS(ME)^3: occurrence n)
+  // What the adapter's samples carry: "frames" (every corpus adapter) or "flow_images" (precomputed
+  // u/v/strain images, SampleRecord::input_image). A recipe reads one kind (RecipeInfo::input); the spec
+  // validator refuses a spec that pairs a recipe with a dataset of the other kind.
+  std::string input = "frames";
   std::vector<AdapterOption> options;  // adapter-specific options (the common ones are in load.h docs)
   std::function<void(ds::AdapterContext&)> read;  // reads the sheet / folders into clip rows
 };

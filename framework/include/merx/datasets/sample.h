@@ -48,6 +48,11 @@ struct SampleRecord {
   std::vector<std::filesystem::path> frames;  // onset..offset, sorted by frame number
   std::vector<int64_t> frame_numbers;         // the number in each file name, same order as `frames`
   std::vector<int64_t> missing_frames;  // numbers in onset..offset with no file (tolerated by `frame_gaps`)
+  // Precomputed input (adapter flow_images): the clip's flow image, read as it is by the recipe
+  // flow_images. Such a sample has no frames to align: `frames` holds this one file (so the feature cache
+  // key hashes it like a frame), frame_numbers {0}, onset = offset = 0, apex nullopt (unknown, not
+  // estimated: apex_missing stays false). Empty for every frame corpus.
+  std::filesystem::path input_image;
 
   int64_t onset = 0;                 // frame number of the first frame of the expression
   std::optional<int64_t> apex;       // frame number of the apex; nullopt when missing

@@ -5,6 +5,9 @@
 //   flow_uv     [u, v]        as above
 //   apex_gray   [apex]        gray levels in [0, 1]
 //   onset_apex  [onset, apex] gray levels in [0, 1], whatever the corpus's colour
+//   flow_images [u, v, strain] a precomputed 8-bit 3-channel image (SampleRecord::input_image) as it is:
+//                             bytes b -> b / 255 (scale unit) or b / 127.5 - 1 (signed); no alignment, no
+//                             flow; resized to S x S by area averaging (whatever units its maker used)
 // then normalised per channel as the recipe says. Pipeline: decode -> detect + landmarks on the onset frame
 // -> one similarity transform per clip (eye centres) applied to every frame -> F x F crop -> flow on the
 // crops -> strain -> resize to S x S -> normalise.
@@ -53,8 +56,13 @@ class Preprocessor {
   const RecipeConfig& config() const { return config_; }
   const FaceModels& models() const { return models_; }
 
-  /// Throws PrepError for a sample that cannot be done (the reason names the frame).
+  /// Throws PrepError for a sample that cannot be done (the reason names the frame), and for a sample whose
+  /// kind does not fit the recipe (flow_images needs SampleRecord::input_image, the others frames).
   PrepResult run(const SampleRecord& sample) const;
+
+  /// flow_images on an image already decoded by cv::imread(IMREAD_UNCHANGED) (so B, G, R order): must be
+  /// CV_8UC3, else PrepError naming `what` (the sample and file) and what was expected.
+  PrepResult run_image(const cv::Mat& image, const std::string& what) const;
 
   /// The same on frames already decoded (CV_32FC1 in [0, 1], any sizes): frames[k] is the clip's k-th frame.
   PrepResult run_frames(const std::vector<cv::Mat>& frames, size_t apex_index, bool apex_missing,

@@ -31,7 +31,7 @@ struct FarnebackParams {
 
 /// Everything that decides what a clip becomes. Output: [channels(), size, size] float32.
 struct RecipeConfig {
-  std::string recipe = "flow_strain";  // flow_strain | flow_uv | apex_gray | onset_apex
+  std::string recipe = "flow_strain";  // flow_strain | flow_uv | apex_gray | onset_apex | flow_images
   int size = 28;                       // S, pixels of the output grid
   int flow_size = 128;                 // side F of the aligned crop (flow and landmarks live here), pixels
   std::string flow = "tvl1";           // tvl1 | farneback
@@ -40,15 +40,21 @@ struct RecipeConfig {
   // Canonical eye-centre positions in the crop, as fractions of F: centres at
   // ((1 -/+ eye_distance) / 2 * F, eye_height * F).
   double eye_distance = 0.4, eye_height = 0.38;
+  // flow_images only (hashed for it alone, so the other recipes' cache keys are unchanged):
+  std::string scale = "unit";          // unit: b / 255; signed: b / 127.5 - 1 (b = the byte 0..255)
+  std::string channel_order = "rgb";   // rgb: u, v, strain = PNG red, green, blue; bgr: blue, green, red
   Tvl1Params tvl1;
   FarnebackParams farneback;
 
   /// From a resolved recipe parameter object (check_params over the recipe's declarations: every declared
   /// name present). Throws merx::UserError for an unknown recipe or a missing/mistyped parameter.
   static RecipeConfig from_params(const std::string& recipe, const json& resolved);
-  /// 3 (flow_strain), 2 (flow_uv, onset_apex) or 1 (apex_gray).
+  /// 3 (flow_strain, flow_images), 2 (flow_uv, onset_apex) or 1 (apex_gray).
   int channels() const;
+  /// Computes flow from frames (flow_images carries flow but computes none: false).
   bool uses_flow() const { return recipe == "flow_strain" || recipe == "flow_uv"; }
+  /// Reads a precomputed image per clip (SampleRecord::input_image) instead of frames.
+  bool precomputed() const { return recipe == "flow_images"; }
   /// Every parameter of every stage plus kRecipeVersion: what the cache key hashes.
   json to_json() const;
 };

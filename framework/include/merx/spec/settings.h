@@ -19,13 +19,17 @@ struct RecipeInfo {
   int64_t channels = 0;
   std::string doc;
   std::vector<ParamDecl> params;
+  // What the recipe reads: "frames" (aligned face frames) or "flow_images" (a precomputed image per clip,
+  // adapter flow_images). Must equal every dataset's AdapterInfo::input (checked by the spec validator).
+  std::string input = "frames";
 };
 
-/// flow_strain (default), flow_uv, apex_gray, onset_apex.
+/// flow_strain (default), flow_uv, apex_gray, onset_apex, flow_images.
 const std::vector<RecipeInfo>& recipe_catalog();
 const RecipeInfo* find_recipe(const std::string& name);  // nullptr when unknown
 /// Names of the channels a recipe makes, in tensor order (merx/augmenter.h AugmenterSetup::channels):
-/// flow_strain {u, v, strain}, flow_uv {u, v}, apex_gray {gray}, onset_apex {onset, apex}; {} when unknown.
+/// flow_strain {u, v, strain}, flow_uv {u, v}, apex_gray {gray}, onset_apex {onset, apex}, flow_images
+/// {u, v, strain}; {} when unknown.
 std::vector<std::string> recipe_channel_names(const std::string& name);
 inline constexpr const char* kDefaultRecipe = "flow_strain";
 
